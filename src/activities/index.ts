@@ -1,0 +1,15 @@
+import type { Database } from '../db/client';
+import type { RoutingCatalog } from '../routing/catalog';
+import { createDispatchActivities, ProviderPools, type DispatchDependencies } from './dispatch';
+import { createRoutingActivities } from './routing';
+import { createStatusActivities } from './status';
+
+/** Activities of the `router` task queue: route look-ups and status writes. */
+export function createRouterActivities(db: Database, catalog: RoutingCatalog) {
+  return { ...createStatusActivities(db), ...createRoutingActivities(catalog) };
+}
+
+export { createDispatchActivities, ProviderPools, type DispatchDependencies };
+
+export type RouterActivities = ReturnType<typeof createRouterActivities>;
+export type DispatchActivities = ReturnType<typeof createDispatchActivities>;

@@ -1,0 +1,98 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Database } from '../db/client';
+import { adapterFor } from '../providers';
+import { readCredentials } from '../providers/credentials';
+import { DeliveryReportAuthError, DeliveryReportFormatError } from '../providers/errors';
+import type { DeliveryReport } from '../providers/types';
+import type { RoutingCatalog } from '../routing/catalog';
+import { deliveryReportSignal } from '../workflows';
+import { ApiError } from './errors';
+
+export interface DeliveryReportsPluginOptions {
+  readonly db: Database;
+  readonly temporal: Client;
+  readonly catalog: RoutingCatalog;
+  /** Our public origin as providers see it; signatures cover the URL they called. */
+  readonly publicBaseUrl: string;
+}
+
+/** Why a report was stored instead of signalled. */
+type StoredReason = 'unknown_message' | 'finished' | 'temporal_unreachable';
+
+/**
+ * `/v1/dlr/:provider`: providers' delivery report callbacks. Answers 2xx only once each report is
+ * durable: signalled into its message's workflow, or stored in DeliveryReport when it cannot be.
+ * Never signal-with-start: a late report would start a new workflow and send the SMS again.
+ */
+export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOptions> = async (app, options) => {
+  const { db, temporal, catalog, publicBaseUrl } = options;
+
+  // Signatures are computed over the exact bytes the provider sent: keep the body raw.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  const handler = async (request: FastifyRequest<{ Params: { provider: string } }>) => {
+    const providerId = request.params.provider;
+    const provider = await catalog.provider(providerId);
+    if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
+
+    let reports: DeliveryReport[];
+    try {
+      reports = adapterFor(provider.adapter).parseDeliveryReport(
+        {
+          method: request.method,
+          url: new URL(request.url, publicBaseUrl).toString(),
+          headers: request.headers,
+          rawBody: typeof request.body === 'string' ? request.body : '',
+        },
+        readCredentials(provider.credentialsRef),
+      );
+    } catch (error) {
+      if (error instanceof DeliveryReportAuthError) throw new ApiError(401, 'unauthorized', error.message);
+      if (error instanceof DeliveryReportFormatError) {
+        request.log.warn({ provider: providerId, err: error }, 'malformed delivery report');
+        throw new ApiError(400, 'malformed_delivery_report', error.message);
+      }
+      throw error;
+    }
+
+    await Promise.all(reports.map((report) => deliver(providerId, report)));
+    return { ok: true };
+  };
+
+  async function deliver(providerId: string, report: DeliveryReport): Promise<void> {
+    const messageId = report.messageId ?? (await messageIdByProviderId(providerId, report.providerMessageId));
+    if (!messageId) return store(providerId, report, undefined, 'unknown_message');
+    try {
+      await temporal.workflow.getHandle(messageId).signal(deliveryReportSignal, { providerId, report });
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return store(providerId, report, messageId, 'finished');
+      app.log.error({ err: error, messageId }, 'could not signal delivery report; storing it');
+      return store(providerId, report, messageId, 'temporal_unreachable');
+    }
+  }
+
+  async function messageIdByProviderId(providerId: string, providerMessageId: string): Promise<string | undefined> {
+    const message = await db.message.findFirst({ where: { providerId, providerMessageId }, select: { id: true } });
+    return message?.id;
+  }
+
+  async function store(providerId: string, report: DeliveryReport, messageId: string | undefined, reason: StoredReason): Promise<void> {
+    await db.deliveryReport.create({
+      data: {
+        providerId,
+        messageId,
+        providerMessageId: report.providerMessageId,
+        status: report.status,
+        payload: { ...report },
+        reason,
+      },
+    });
+  }
+
+  app.post('/v1/dlr/:provider', handler);
+  // Vonage can be set to deliver receipts as GET query strings.
+  app.get('/v1/dlr/:provider', handler);
+};

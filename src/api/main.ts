@@ -1,0 +1,54 @@
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from '../config';
+import { createDatabase } from '../db/client';
+import { createLogger, type Logger } from '../logger';
+import { RoutingCatalog } from '../routing/catalog';
+import { buildApi } from './server';
+
+export interface RunningApi {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const db = createDatabase(config.DATABASE_URL);
+  const app = await buildApi({
+    db,
+    temporal,
+    catalog: new RoutingCatalog(db),
+    logger,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    maxSegments: config.MAX_SEGMENTS,
+  });
+  const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
+  return {
+    app,
+    url,
+    async close() {
+      await app.close();
+      await connection.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL, 'api');
+  const api = await startApi(config, logger);
+  logger.info({ url: api.url }, 'API listening');
+  const stop = () => void api.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  run().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

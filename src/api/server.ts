@@ -1,0 +1,69 @@
+import type { Client } from '@temporalio/client';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Database } from '../db/client';
+import type { Logger } from '../logger';
+import type { RoutingCatalog } from '../routing/catalog';
+import { ApiKeyAuthenticator } from './auth';
+import { deliveryReportsPlugin } from './delivery-reports';
+import { ApiError, type ApiErrorBody } from './errors';
+import { messagesPlugin } from './messages';
+
+export interface ApiOptions {
+  readonly db: Database;
+  readonly temporal: Client;
+  readonly catalog: RoutingCatalog;
+  readonly logger: Logger;
+  readonly publicBaseUrl: string;
+  readonly maxSegments: number;
+}
+
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = options.logger;
+  const app = Fastify({
+    loggerInstance: logger,
+    // A log line per request would cost more than the submit itself on the hot path.
+    logController: new LogController({ disableRequestLogging: true }),
+    // An unknown field is a client bug worth reporting, not something to drop silently.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  app.setErrorHandler<FastifyError | ApiError>((error, request, reply) => {
+    reply.code(statusOf(error)).send(errorBody(error));
+    if (statusOf(error) >= 500) request.log.error({ err: error }, 'request failed');
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });
+  });
+  const auth = new ApiKeyAuthenticator(options.db);
+  await app.register(messagesPlugin, {
+    db: options.db,
+    temporal: options.temporal,
+    auth,
+    maxSegments: options.maxSegments,
+  });
+  await app.register(deliveryReportsPlugin, {
+    db: options.db,
+    temporal: options.temporal,
+    catalog: options.catalog,
+    publicBaseUrl: options.publicBaseUrl,
+  });
+  app.get('/healthz', async () => ({ ok: true }));
+  return app;
+}
+
+function statusOf(error: FastifyError | ApiError): number {
+  if (error instanceof ApiError) return error.statusCode;
+  return error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+}
+
+function errorBody(error: FastifyError | ApiError): ApiErrorBody {
+  if (error instanceof ApiError) return { error: { code: error.code, message: error.message, field: error.field } };
+  if (error.validation) {
+    const [first] = error.validation;
+    const missing = first?.params && 'missingProperty' in first.params ? String(first.params.missingProperty) : undefined;
+    const extra = first?.params && 'additionalProperty' in first.params ? String(first.params.additionalProperty) : undefined;
+    const field = missing ?? extra ?? first?.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    return { error: { code: 'invalid_request', message: error.message, field: field || undefined } };
+  }
+  if (statusOf(error) < 500) return { error: { code: error.code ?? 'bad_request', message: error.message } };
+  return { error: { code: 'internal_error', message: 'internal error' } };
+}

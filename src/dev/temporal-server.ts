@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { dirname } from 'node:path';
+
+export interface DevServerOptions {
+  /** Path of the `temporal` CLI binary. */
+  readonly binary: string;
+  readonly port: number;
+  /** 0 disables the Web UI. */
+  readonly uiPort: number;
+  /** SQLite file; omitted = in memory, gone when the server stops. */
+  readonly dbFile?: string;
+  /** Where the server's own log goes; omitted = discarded. */
+  readonly onLog?: (line: string) => void;
+}
+
+export interface DevServer {
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The task-queue rate limit is divided among the queue's partitions; with the default four, a low
+ * provider TPS is enforced coarsely. One partition makes `maxTaskQueueActivitiesPerSecond` exact,
+ * and every worker must see the same value (the last poller's setting wins).
+ */
+const DYNAMIC_CONFIG = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
+
+export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'warn'];
+  if (options.uiPort > 0) args.push('--ui-port', String(options.uiPort));
+  else args.push('--headless');
+  if (options.dbFile) {
+    mkdirSync(dirname(options.dbFile), { recursive: true });
+    args.push('--db-filename', options.dbFile);
+  }
+  for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
+
+  const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = options.onLog;
+  if (log) {
+    child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
+  } else {
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const address = `127.0.0.1:${options.port}`;
+  const ready = await Promise.race([waitForPort(options.port, 60_000), exited.then(() => false)]);
+  if (!ready) {
+    child.kill('SIGKILL');
+    throw new Error(`Temporal dev server did not start on ${address} (is the port taken?)`);
+  }
+  return { address, stop: () => stopChild(child, exited) };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await canConnect(port)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return false;
+}
+
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,60 @@
+import type { DeliveryGuarantee } from '../generated/prisma/enums';
+import type { DeliveryReport } from '../providers/types';
+import type { Encoding } from './encoding';
+import type { MessageStatus } from './status';
+
+/** A message as the API accepted it: the message workflow's input. */
+export interface MessageRequest {
+  readonly messageId: string;
+  readonly accountId: string;
+  readonly clientRef?: string;
+  /** E.164 with '+'. */
+  readonly to: string;
+  readonly country?: string;
+  readonly from: string;
+  readonly body: string;
+  readonly encoding: Encoding;
+  readonly segments: number;
+  readonly callbackUrl?: string;
+  /** ISO 8601. */
+  readonly acceptedAt: string;
+}
+
+/** One provider the message may go to, with the settings its attempt needs. */
+export interface RouteCandidate {
+  readonly providerId: string;
+  readonly dlrTimeoutSeconds: number;
+  readonly deliveryGuarantee: DeliveryGuarantee;
+}
+
+/** A status change as the workflow records it. */
+export interface StatusChange {
+  readonly messageId: string;
+  /** Position in the message's history; the same change written twice is stored once. */
+  readonly sequence: number;
+  readonly status: MessageStatus;
+  /** ISO 8601. */
+  readonly occurredAt: string;
+  readonly providerId?: string;
+  readonly providerMessageId?: string;
+  readonly errorCode?: string;
+  readonly reason?: string;
+  /** Destination country, repeated on every event so statistics need no join. */
+  readonly country?: string;
+  /** Present on the first change only: creates the message row. */
+  readonly message?: MessageRequest;
+}
+
+/** What the DLR webhook signals into a message workflow. */
+export interface DeliveryReportSignal {
+  readonly providerId: string;
+  readonly report: DeliveryReport;
+}
+
+export interface MessageOutcome {
+  readonly status: MessageStatus;
+  readonly providerId?: string;
+  readonly providerMessageId?: string;
+  readonly errorCode?: string;
+  readonly reason?: string;
+}

@@ -1,0 +1,145 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { DeliveryReportStatus } from '../domain/status';
+import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from './errors';
+import { retryAfterMs } from './shared/http';
+import type { Credentials, DeliveryReport, HttpResponse, InboundCallback, ProviderAdapter, SubmitOutcome } from './types';
+
+/**
+ * smsrouter's own JSON format, for providers (and our simulator) that take a plain JSON API.
+ *
+ * Submit: POST {base}/messages, `Authorization: Bearer <apiKey>`,
+ *   {"to","from","text","encoding","reference","callbackUrl","validitySeconds"?} → 2xx {"id"}.
+ *   Errors: {"error":{"code","message"}} with 4xx (permanent), 429 + Retry-After, 5xx (transient).
+ * DLR: POST JSON {"id","reference","status","errorCode"?,"errorMessage"?,"timestamp"?}, with the
+ *   per-provider secret in the `X-Dlr-Secret` header or the `secret` query parameter.
+ *
+ * Credentials: { apiKey, dlrSecret? }.
+ */
+
+const STATUS_TABLE: Readonly<Record<string, DeliveryReportStatus>> = {
+  enroute: 'enroute',
+  buffered: 'buffered',
+  delivered: 'delivered',
+  undelivered: 'undelivered',
+  rejected: 'rejected',
+  expired: 'expired',
+  unknown: 'unknown',
+};
+
+/** Error codes after which another route may still reach the handset. */
+const RETRYABLE_ON_OTHER_ROUTE: ReadonlySet<string> = new Set(['network_error', 'unroutable', 'routing_error']);
+
+interface GenericDlr {
+  id: string;
+  reference?: string;
+  status: string;
+  errorCode?: string;
+  errorMessage?: string;
+  timestamp?: string;
+}
+
+export const genericAdapter: ProviderAdapter = {
+  name: 'generic',
+
+  buildSubmitRequest(sms, credentials) {
+    return {
+      method: 'POST',
+      path: '/messages',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${credentials.apiKey ?? ''}` },
+      body: JSON.stringify({
+        to: sms.to,
+        from: sms.from,
+        text: sms.body,
+        encoding: sms.encoding,
+        reference: sms.messageId,
+        callbackUrl: sms.deliveryReportUrl,
+        validitySeconds: sms.validitySeconds,
+      }),
+    };
+  },
+
+  classifySubmitResponse(response: HttpResponse): SubmitOutcome {
+    const parsed = parseJsonObject(response.body);
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      const id = parsed?.id;
+      if (typeof id === 'string' && id.length > 0) return { kind: 'accepted', providerMessageIds: [id] };
+      throw new AmbiguousSubmitError(`provider answered ${response.statusCode} without a message id`);
+    }
+    const error = parsed?.error;
+    const code = isRecord(error) && typeof error.code === 'string' ? error.code : `http_${response.statusCode}`;
+    const reason = isRecord(error) && typeof error.message === 'string' ? error.message : `HTTP ${response.statusCode}`;
+    if (response.statusCode === 429 || response.statusCode >= 500) {
+      return { kind: 'transient', code: `generic:${code}`, reason, retryAfterMs: retryAfterMs(response.headers) };
+    }
+    return { kind: 'permanent', code: `generic:${code}`, reason };
+  },
+
+  parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[] {
+    authenticate(callback, credentials);
+    const parsed = parseJsonObject(callback.rawBody);
+    if (!parsed) throw new DeliveryReportFormatError('delivery report body is not a JSON object');
+    const dlr = toGenericDlr(parsed);
+    const status = STATUS_TABLE[dlr.status];
+    if (!status) throw new DeliveryReportFormatError(`unknown delivery report status "${dlr.status}"`);
+    return [
+      {
+        messageId: dlr.reference,
+        providerMessageId: dlr.id,
+        status,
+        providerStatus: dlr.status,
+        errorCode: dlr.errorCode,
+        errorReason: dlr.errorMessage,
+        retryableOnOtherRoute: dlr.errorCode !== undefined && RETRYABLE_ON_OTHER_ROUTE.has(dlr.errorCode),
+        occurredAt: normaliseTimestamp(dlr.timestamp),
+      },
+    ];
+  },
+};
+
+function authenticate(callback: InboundCallback, credentials: Credentials): void {
+  const expected = credentials.dlrSecret;
+  if (!expected) return;
+  const header = callback.headers['x-dlr-secret'];
+  const presented = (Array.isArray(header) ? header[0] : header) ?? new URL(callback.url).searchParams.get('secret') ?? '';
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+    throw new DeliveryReportAuthError('delivery report secret missing or wrong');
+  }
+}
+
+function toGenericDlr(value: Record<string, unknown>): GenericDlr {
+  const { id, reference, status, errorCode, errorMessage, timestamp } = value;
+  if (typeof id !== 'string' || id.length === 0) throw new DeliveryReportFormatError('delivery report has no "id"');
+  if (typeof status !== 'string') throw new DeliveryReportFormatError('delivery report has no "status"');
+  return {
+    id,
+    status,
+    reference: optionalString(reference),
+    errorCode: optionalString(errorCode),
+    errorMessage: optionalString(errorMessage),
+    timestamp: optionalString(timestamp),
+  };
+}
+
+function normaliseTimestamp(value: string | undefined): string {
+  const parsed = value ? new Date(value) : undefined;
+  return parsed && !Number.isNaN(parsed.getTime()) ? parsed.toISOString() : new Date().toISOString();
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isRecord(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,82 @@
+import type { DeliveryReportStatus } from '../domain/status';
+import type { Encoding } from '../domain/encoding';
+
+/** Secrets of one provider account, read from the environment variable its `credentialsRef` names. */
+export type Credentials = Readonly<Record<string, string>>;
+
+/** One SMS as an adapter needs it to build the provider's submit request. */
+export interface OutboundSms {
+  /** Our message id; sent as the provider's client reference wherever it has one. */
+  readonly messageId: string;
+  /** E.164 with the leading '+'. */
+  readonly to: string;
+  readonly from: string;
+  readonly body: string;
+  readonly encoding: Encoding;
+  /** Absolute URL of our DLR webhook for this provider. */
+  readonly deliveryReportUrl: string;
+  readonly validitySeconds?: number;
+}
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'POST';
+  /** Path and query, appended to the provider's base URL. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: string;
+}
+
+/**
+ * What a provider's answer to a submit means for the message.
+ * - accepted: the provider took it; `providerMessageIds` has one id per SMS part where the provider
+ *   returns one per part (Vonage), else exactly one.
+ * - transient: not taken, worth retrying on this provider (throttled, 5xx).
+ * - permanent: not taken, retrying on this provider cannot help (invalid number, auth, balance).
+ */
+export type SubmitOutcome =
+  | { readonly kind: 'accepted'; readonly providerMessageIds: readonly string[] }
+  | { readonly kind: 'transient'; readonly code: string; readonly reason: string; readonly retryAfterMs?: number }
+  | { readonly kind: 'permanent'; readonly code: string; readonly reason: string };
+
+/** A provider's DLR callback exactly as it reached our webhook. */
+export interface InboundCallback {
+  readonly method: string;
+  /** The full URL the provider called, with scheme, host and query string (Twilio signs it). */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly rawBody: string;
+}
+
+/** A delivery report once its adapter parsed and mapped it. */
+export interface DeliveryReport {
+  /** Our message id when the provider echoed our reference. */
+  readonly messageId?: string;
+  readonly providerMessageId: string;
+  readonly status: DeliveryReportStatus;
+  /** The provider's own status word, kept for the event log. */
+  readonly providerStatus: string;
+  readonly errorCode?: string;
+  readonly errorReason?: string;
+  /** True when the error says another route may still reach the handset. */
+  readonly retryableOnOtherRoute?: boolean;
+  /** ISO 8601; when the provider gives none, the time we received it. */
+  readonly occurredAt: string;
+}
+
+/** One module per wire format implements this; nothing provider-specific lives elsewhere. */
+export interface ProviderAdapter {
+  readonly name: string;
+  buildSubmitRequest(sms: OutboundSms, credentials: Credentials): HttpRequest;
+  classifySubmitResponse(response: HttpResponse): SubmitOutcome;
+  /**
+   * Authenticates and parses a DLR callback. Throws DeliveryReportAuthError when the caller cannot
+   * prove it is the provider, DeliveryReportFormatError when the payload is malformed.
+   */
+  parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[];
+}

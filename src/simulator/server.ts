@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request as undiciRequest } from 'undici';
+import { countSegments } from '../domain/encoding';
+import type { Credentials, HttpResponse } from '../providers/types';
+import { dialectFor } from './dialects';
+import type { SimulatedFailure, SimulatedOutcome, SimulatedSubmit, SimulatorRequest } from './dialects/types';
+
+/** How one simulated provider behaves; every field can be changed while the simulator runs. */
+export interface SimulatedProviderBehaviour {
+  /** Delay before each answer to a submit. */
+  latencyMs: number;
+  /** Delay between accepting a submit and calling the DLR webhook. */
+  dlrDelayMs: number;
+  /** Relative weights of the final outcomes reported in DLRs. */
+  outcomes: Partial<Record<SimulatedOutcome, number>>;
+  /** Send an `enroute` DLR before the final one. */
+  intermediateReport: boolean;
+  /** Send every DLR this many times (duplicates, as real providers do). */
+  reportCopies: number;
+  /** Hard throughput limit; a submit over it gets the format's throttling answer. 0 = none. */
+  tpsLimit: number;
+  /** Answer the next N submits with this failure, without accepting them. */
+  failNext: { failure: SimulatedFailure; count: number } | undefined;
+  /** Accept the next N submits, then drop the connection before answering. */
+  dropNextAfterAccept: number;
+  retryAfterSeconds: number;
+}
+
+export interface SimulatedProviderOptions {
+  /** Mount point: the provider's base URL is `<simulator url>/<name>`. */
+  readonly name: string;
+  /** Wire format, one of src/simulator/dialects. */
+  readonly dialect: string;
+  /** The credentials the router holds for this provider; used to sign DLRs. */
+  readonly credentials: Credentials;
+  readonly behaviour?: Partial<SimulatedProviderBehaviour>;
+}
+
+export interface SimulatorOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly providers: readonly SimulatedProviderOptions[];
+}
+
+export interface ReceivedSubmit {
+  readonly provider: string;
+  readonly providerMessageIds: readonly string[];
+  readonly submit: SimulatedSubmit;
+  readonly receivedAt: number;
+  /** When the answer left; unset while the simulator is still holding it. */
+  answeredAt?: number;
+}
+
+export interface SentCallback {
+  readonly provider: string;
+  readonly providerMessageId: string;
+  readonly outcome: SimulatedOutcome | 'enroute';
+  readonly statusCode: number | undefined;
+  readonly sentAt: number;
+  readonly latencyMs: number;
+}
+
+const DEFAULT_BEHAVIOUR: SimulatedProviderBehaviour = {
+  latencyMs: 0,
+  dlrDelayMs: 200,
+  outcomes: { delivered: 1 },
+  intermediateReport: false,
+  reportCopies: 1,
+  tpsLimit: 0,
+  failNext: undefined,
+  dropNextAfterAccept: 0,
+  retryAfterSeconds: 1,
+};
+
+interface SimulatedProvider {
+  readonly options: SimulatedProviderOptions;
+  behaviour: SimulatedProviderBehaviour;
+  /** Submit arrival times within the last second, for the TPS limit. */
+  readonly recentArrivals: number[];
+}
+
+/**
+ * A real HTTP server that plays several SMS providers, each in its own wire format, for the demo,
+ * the tests and the benchmark. It records every submit so a test can prove nothing was lost or sent
+ * twice, and every DLR it called back.
+ */
+export class ProviderSimulator {
+  readonly received: ReceivedSubmit[] = [];
+  readonly throttled: { provider: string; at: number }[] = [];
+  readonly callbacks: SentCallback[] = [];
+  private readonly providers = new Map<string, SimulatedProvider>();
+  private readonly pendingTimers = new Set<NodeJS.Timeout>();
+  private readonly pendingCallbacks = new Set<Promise<void>>();
+  private server: Server | undefined;
+  private nextId = 1;
+
+  constructor(private readonly options: SimulatorOptions) {
+    for (const provider of options.providers) this.addProvider(provider);
+  }
+
+  addProvider(options: SimulatedProviderOptions): void {
+    dialectFor(options.dialect);
+    this.providers.set(options.name, {
+      options,
+      behaviour: { ...DEFAULT_BEHAVIOUR, ...options.behaviour },
+      recentArrivals: [],
+    });
+  }
+
+  configure(provider: string, behaviour: Partial<SimulatedProviderBehaviour>): void {
+    const entry = this.providerNamed(provider);
+    entry.behaviour = { ...entry.behaviour, ...behaviour };
+  }
+
+  async start(): Promise<string> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      });
+    });
+    server.keepAliveTimeout = 60_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', resolve);
+    });
+    return this.url;
+  }
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    if (!address) throw new Error('simulator is not listening');
+    return `http://${address.address}:${address.port}`;
+  }
+
+  baseUrlOf(provider: string): string {
+    return `${this.url}/${this.providerNamed(provider).options.name}`;
+  }
+
+  /** Submits that carried this client reference (our message id), over all providers. */
+  submitsFor(reference: string): ReceivedSubmit[] {
+    return this.received.filter((entry) => entry.submit.reference === reference);
+  }
+
+  /** Resolves once every DLR already due has been sent and answered. */
+  async drainCallbacks(): Promise<void> {
+    while (this.pendingCallbacks.size > 0) await Promise.all([...this.pendingCallbacks]);
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.pendingTimers) clearTimeout(timer);
+    this.pendingTimers.clear();
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.server = undefined;
+  }
+
+  private providerNamed(name: string): SimulatedProvider {
+    const provider = this.providers.get(name);
+    if (!provider) throw new Error(`simulator has no provider "${name}"`);
+    return provider;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rawBody = await readBody(req);
+    const [, mount = '', ...rest] = (req.url ?? '/').split('/');
+    if (mount === '_control') return this.handleControl(req.method ?? 'GET', rest.join('/'), rawBody, res);
+    const provider = this.providers.get(mount);
+    if (!provider) return send(res, 404, { 'content-type': 'text/plain' }, `no simulated provider "${mount}"`);
+    const request: SimulatorRequest = {
+      method: req.method ?? 'GET',
+      path: `/${rest.join('/')}`,
+      headers: req.headers,
+      rawBody,
+    };
+    await this.handleSubmit(provider, request, res);
+  }
+
+  private async handleSubmit(provider: SimulatedProvider, request: SimulatorRequest, res: ServerResponse): Promise<void> {
+    const dialect = dialectFor(provider.options.dialect);
+    if (!dialect.isSubmit(request)) return send(res, 404, { 'content-type': 'text/plain' }, 'not a submit endpoint');
+    const behaviour = provider.behaviour;
+    if (this.overLimit(provider)) {
+      this.throttled.push({ provider: provider.options.name, at: Date.now() });
+      return sendResponse(res, dialect.failureResponse('throttled', behaviour.retryAfterSeconds));
+    }
+    if (behaviour.failNext && behaviour.failNext.count > 0) {
+      const { failure, count } = behaviour.failNext;
+      behaviour.failNext = count > 1 ? { failure, count: count - 1 } : undefined;
+      return sendResponse(res, dialect.failureResponse(failure, behaviour.retryAfterSeconds));
+    }
+    const submit = dialect.parseSubmit(request);
+    if (!submit) return send(res, 400, { 'content-type': 'text/plain' }, 'malformed submit');
+
+    const parts = Math.max(1, countSegments(submit.body).segments);
+    const providerMessageIds = Array.from({ length: parts }, () => this.newProviderMessageId());
+    const received: ReceivedSubmit = { provider: provider.options.name, providerMessageIds, submit, receivedAt: Date.now() };
+    this.received.push(received);
+    this.scheduleReports(provider, submit, providerMessageIds);
+    // Latency comes after acceptance, as with a real provider: its DLR can overtake its answer.
+    if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
+    received.answeredAt = Date.now();
+
+    if (behaviour.dropNextAfterAccept > 0) {
+      behaviour.dropNextAfterAccept -= 1;
+      res.socket?.destroy();
+      return;
+    }
+    sendResponse(res, dialect.acceptedResponse(submit, providerMessageIds));
+  }
+
+  /** A sliding one-second window, like the per-second limits providers enforce. */
+  private overLimit(provider: SimulatedProvider): boolean {
+    const limit = provider.behaviour.tpsLimit;
+    if (limit <= 0) return false;
+    const now = Date.now();
+    const arrivals = provider.recentArrivals;
+    while (arrivals.length > 0 && (arrivals[0] ?? now) <= now - 1000) arrivals.shift();
+    if (arrivals.length >= limit) return true;
+    arrivals.push(now);
+    return false;
+  }
+
+  private newProviderMessageId(): string {
+    const id = `sim-${this.nextId.toString(36)}-${randomUUID().slice(0, 8)}`;
+    this.nextId += 1;
+    return id;
+  }
+
+  private scheduleReports(provider: SimulatedProvider, submit: SimulatedSubmit, providerMessageIds: readonly string[]): void {
+    const callbackUrl = submit.callbackUrl;
+    if (!callbackUrl) return;
+    const { behaviour } = provider;
+    const outcome = pickOutcome(behaviour.outcomes);
+    const sequence: (SimulatedOutcome | 'enroute')[] = behaviour.intermediateReport ? ['enroute', outcome] : [outcome];
+    const timer = setTimeout(() => {
+      this.pendingTimers.delete(timer);
+      const done = this.sendReports(provider, submit, providerMessageIds, sequence, callbackUrl, behaviour.reportCopies);
+      this.pendingCallbacks.add(done);
+      void done.finally(() => this.pendingCallbacks.delete(done));
+    }, behaviour.dlrDelayMs);
+    this.pendingTimers.add(timer);
+  }
+
+  private async sendReports(
+    provider: SimulatedProvider,
+    submit: SimulatedSubmit,
+    providerMessageIds: readonly string[],
+    sequence: readonly (SimulatedOutcome | 'enroute')[],
+    callbackUrl: string,
+    copies: number,
+  ): Promise<void> {
+    const dialect = dialectFor(provider.options.dialect);
+    for (const outcome of sequence) {
+      for (const providerMessageId of providerMessageIds) {
+        for (let copy = 0; copy < copies; copy += 1) {
+          const callback = dialect.deliveryReport(submit, providerMessageId, outcome, callbackUrl, provider.options.credentials);
+          const sentAt = Date.now();
+          const started = performance.now();
+          let statusCode: number | undefined;
+          try {
+            const response = await undiciRequest(callback.url, {
+              method: callback.method,
+              headers: callback.headers,
+              body: callback.body,
+            });
+            statusCode = response.statusCode;
+            await response.body.dump();
+          } catch {
+            statusCode = undefined;
+          }
+          this.callbacks.push({
+            provider: provider.options.name,
+            providerMessageId,
+            outcome,
+            statusCode,
+            sentAt,
+            latencyMs: performance.now() - started,
+          });
+        }
+      }
+    }
+  }
+
+  /** `POST /_control/<provider>` with a JSON behaviour patch; `GET /_control/stats` for counts. */
+  private handleControl(method: string, path: string, rawBody: string, res: ServerResponse): void {
+    if (method === 'GET' && path === 'stats') {
+      const stats = [...this.providers.keys()].map((name) => ({
+        provider: name,
+        received: this.received.filter((entry) => entry.provider === name).length,
+        throttled: this.throttled.filter((entry) => entry.provider === name).length,
+        callbacks: this.callbacks.filter((entry) => entry.provider === name).length,
+        behaviour: this.providerNamed(name).behaviour,
+      }));
+      return send(res, 200, { 'content-type': 'application/json' }, JSON.stringify(stats));
+    }
+    if (method === 'POST' && this.providers.has(path)) {
+      try {
+        this.configure(path, JSON.parse(rawBody || '{}') as Partial<SimulatedProviderBehaviour>);
+      } catch {
+        return send(res, 400, { 'content-type': 'text/plain' }, 'behaviour must be JSON');
+      }
+      return send(res, 200, { 'content-type': 'application/json' }, JSON.stringify(this.providerNamed(path).behaviour));
+    }
+    send(res, 404, { 'content-type': 'text/plain' }, 'unknown control endpoint');
+  }
+}
+
+function pickOutcome(weights: Partial<Record<SimulatedOutcome, number>>): SimulatedOutcome {
+  const entries = Object.entries(weights) as [SimulatedOutcome, number][];
+  const total = entries.reduce((sum, [, weight]) => sum + Math.max(0, weight), 0);
+  let draw = Math.random() * total;
+  for (const [outcome, weight] of entries) {
+    draw -= Math.max(0, weight);
+    if (draw < 0) return outcome;
+  }
+  return entries[0]?.[0] ?? 'delivered';
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, statusCode: number, headers: OutgoingHttpHeaders, body: string): void {
+  res.writeHead(statusCode, headers);
+  res.end(body);
+}
+
+function sendResponse(res: ServerResponse, response: HttpResponse): void {
+  send(res, response.statusCode, { ...response.headers }, response.body);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,83 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createDispatchActivities, type DispatchDependencies, ProviderPools } from '../activities';
+import { providerTaskQueue } from '../domain/dispatch';
+import type { Provider } from '../generated/prisma/client';
+
+interface RunningDispatchWorker {
+  readonly worker: Worker;
+  readonly run: Promise<void>;
+  /** The settings the worker was created with; a change means a new worker. */
+  readonly signature: string;
+}
+
+/**
+ * One worker per enabled provider, polling `provider.<id>` with the provider's agreed rate as the
+ * server-side task-queue limit (so every worker process together respects it) and its window as
+ * the number of submits in flight. `sync` starts, restarts and stops workers as providers change,
+ * without restarting the process.
+ */
+export class DispatchWorkers {
+  private readonly running = new Map<string, RunningDispatchWorker>();
+  private readonly pools: ProviderPools;
+
+  constructor(
+    private readonly connection: NativeConnection,
+    private readonly namespace: string,
+    private readonly deps: DispatchDependencies,
+    private readonly logger: Logger,
+  ) {
+    this.pools = new ProviderPools(deps.submitTimeoutMs);
+  }
+
+  get providerIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  async sync(providers: Iterable<Provider>): Promise<void> {
+    const wanted = new Map<string, Provider>();
+    for (const provider of providers) if (provider.enabled) wanted.set(provider.id, provider);
+
+    for (const [id, entry] of this.running) {
+      const provider = wanted.get(id);
+      if (!provider || signatureOf(provider) !== entry.signature) await this.stop(id);
+    }
+    for (const [id, provider] of wanted) {
+      if (!this.running.has(id)) await this.start(provider);
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.running.keys()].map((id) => this.stop(id)));
+    await this.pools.close();
+  }
+
+  private async start(provider: Provider): Promise<void> {
+    const worker = await Worker.create({
+      connection: this.connection,
+      namespace: this.namespace,
+      taskQueue: providerTaskQueue(provider.id),
+      activities: createDispatchActivities(this.deps, this.pools),
+      maxTaskQueueActivitiesPerSecond: provider.tps,
+      maxConcurrentActivityTaskExecutions: provider.window,
+    });
+    const run = worker.run().catch((error: unknown) => {
+      this.logger.error({ err: error, provider: provider.id }, 'dispatch worker stopped');
+    });
+    this.running.set(provider.id, { worker, run, signature: signatureOf(provider) });
+    this.logger.info({ provider: provider.id, tps: provider.tps, window: provider.window }, 'dispatch worker started');
+  }
+
+  private async stop(id: string): Promise<void> {
+    const entry = this.running.get(id);
+    if (!entry) return;
+    this.running.delete(id);
+    if (entry.worker.getState() === 'RUNNING') entry.worker.shutdown();
+    await entry.run;
+    this.logger.info({ provider: id }, 'dispatch worker stopped');
+  }
+}
+
+function signatureOf(provider: Provider): string {
+  return `${provider.tps}/${provider.window}`;
+}

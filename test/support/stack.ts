@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Client as PgClient } from 'pg';
+import { applyMigrations } from '../../scripts/migrate';
+import { startApi, type RunningApi } from '../../src/api/main';
+import { loadConfig, type Config } from '../../src/config';
+import { createDatabase, type Database } from '../../src/db/client';
+import { seedDemo, DEMO_PROVIDERS, exportDemoCredentials } from '../../src/dev/seed';
+import { findTemporalCli } from '../../src/dev/temporal-cli';
+import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import { createLogger } from '../../src/logger';
+import { ProviderSimulator, type SimulatedProviderOptions } from '../../src/simulator/server';
+import { startWorkers, type RunningWorkers } from '../../src/workers/main';
+
+/** Postgres server the tests use; each stack gets a throwaway database on it. */
+const TEST_POSTGRES = process.env.TEST_DATABASE_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432';
+
+export interface TestStack {
+  readonly config: Config;
+  readonly db: Database;
+  readonly temporal: Client;
+  readonly simulator: ProviderSimulator;
+  readonly api: RunningApi;
+  workers: RunningWorkers;
+  /** Stops and starts the worker process's part, as a crash and restart would. */
+  restartWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  return bundle;
+}
+
+/**
+ * The whole router on this machine: a real Temporal dev server (in memory), a fresh PostgreSQL
+ * database with the migrations applied and the demo data seeded, the simulator, workers and API.
+ */
+export async function startStack(options: { providers?: readonly SimulatedProviderOptions[] } = {}): Promise<TestStack> {
+  const databaseName = `smsrouter_test_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = `${TEST_POSTGRES}/${databaseName}`;
+  await applyMigrations(databaseUrl, { log: () => undefined });
+
+  const temporalPort = await freePort();
+  const devServer: DevServer = await startTemporalDevServer({ binary: findTemporalCli(), port: temporalPort, uiPort: 0 });
+
+  exportDemoCredentials();
+  const simulator = new ProviderSimulator({
+    providers:
+      options.providers ??
+      DEMO_PROVIDERS.map((provider) => ({ name: provider.id, dialect: provider.adapter, credentials: provider.credentials })),
+  });
+  await simulator.start();
+
+  const apiPort = await freePort();
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: devServer.address,
+    API_PORT: String(apiPort),
+    PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  });
+  const db = createDatabase(databaseUrl);
+  await seedDemo(db, simulator.url);
+
+  const logger = createLogger(config.LOG_LEVEL, 'test');
+  const api = await startApi(config, logger);
+  const startWorkerSet = async () => startWorkers(config, logger, { workflowBundle: await workflowBundle() });
+  const connection = await Connection.connect({ address: devServer.address });
+  const temporal = new Client({ connection });
+
+  const stack: TestStack = {
+    config,
+    db,
+    temporal,
+    simulator,
+    api,
+    workers: await startWorkerSet(),
+    async restartWorkers() {
+      await stack.workers.shutdown();
+      stack.workers = await startWorkerSet();
+    },
+    async close() {
+      await stack.workers.shutdown();
+      await api.close();
+      await simulator.close();
+      await connection.close();
+      await devServer.stop();
+      await db.$disconnect();
+      await dropDatabase(databaseName);
+    },
+  };
+  return stack;
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  const admin = new PgClient({ connectionString: `${TEST_POSTGRES}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Polls until `check` returns a value, or fails with the last value seen. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
