@@ -58,9 +58,8 @@ export class ProviderPools {
 export function createDispatchActivities(deps: DispatchDependencies, pools: ProviderPools) {
   return {
     /**
-     * Sends one SMS to one provider and classifies the answer. Transient failures are thrown as
-     * retryable (the workflow's retry policy backs off, honouring Retry-After); permanent and
-     * ambiguous ones are not retried here: the workflow decides what happens next.
+     * Sends one SMS to one provider, once, and classifies the answer as a typed failure; the
+     * workflow decides whether to retry (transient), fail over (permanent) or hold back (ambiguous).
      */
     async submitToProvider(input: SubmitInput): Promise<SubmitResult> {
       const provider = await deps.catalog.provider(input.providerId);
@@ -105,11 +104,11 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
         case 'accepted':
           return { providerMessageIds: outcome.providerMessageIds };
         case 'transient':
+          // The workflow retries; the provider's Retry-After travels with the failure as its delay.
           throw ApplicationFailure.create({
             type: SUBMIT_FAILURE.transient,
             message: outcome.reason,
-            details: [outcome.code],
-            nextRetryDelay: outcome.retryAfterMs,
+            details: [outcome.code, outcome.retryAfterMs],
           });
         case 'permanent':
           throw ApplicationFailure.create({

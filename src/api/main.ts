@@ -9,6 +9,7 @@ import { buildApi } from './server';
 export interface RunningApi {
   readonly app: FastifyInstance;
   readonly url: string;
+  readonly catalog: RoutingCatalog;
   close(): Promise<void>;
 }
 
@@ -16,10 +17,11 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = createDatabase(config.DATABASE_URL);
+  const catalog = new RoutingCatalog(db);
   const app = await buildApi({
     db,
     temporal,
-    catalog: new RoutingCatalog(db),
+    catalog,
     logger,
     publicBaseUrl: config.PUBLIC_BASE_URL,
     maxSegments: config.MAX_SEGMENTS,
@@ -28,6 +30,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   return {
     app,
     url,
+    catalog,
     async close() {
       await app.close();
       await connection.close();

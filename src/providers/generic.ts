@@ -1,7 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { DeliveryReportStatus } from '../domain/status';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from './errors';
 import { retryAfterMs } from './shared/http';
+import { isRecord, parseJsonObject } from './shared/json';
+import { constantTimeEqual, headerValue } from './shared/wire';
 import type { Credentials, DeliveryReport, HttpResponse, InboundCallback, ProviderAdapter, SubmitOutcome } from './types';
 
 /**
@@ -99,11 +100,8 @@ export const genericAdapter: ProviderAdapter = {
 function authenticate(callback: InboundCallback, credentials: Credentials): void {
   const expected = credentials.dlrSecret;
   if (!expected) return;
-  const header = callback.headers['x-dlr-secret'];
-  const presented = (Array.isArray(header) ? header[0] : header) ?? new URL(callback.url).searchParams.get('secret') ?? '';
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) {
+  const presented = headerValue(callback.headers, 'x-dlr-secret') ?? new URL(callback.url).searchParams.get('secret') ?? '';
+  if (!constantTimeEqual(expected, presented)) {
     throw new DeliveryReportAuthError('delivery report secret missing or wrong');
   }
 }
@@ -129,17 +127,4 @@ function normaliseTimestamp(value: string | undefined): string {
 
 function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isRecord(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }

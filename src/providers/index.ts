@@ -1,9 +1,12 @@
 import { UnknownAdapterError } from './errors';
+import { gatewayApiAdapter } from './gatewayapi';
 import { genericAdapter } from './generic';
+import { twilioAdapter } from './twilio';
 import type { ProviderAdapter } from './types';
+import { vonageAdapter } from './vonage';
 
 const ADAPTERS: ReadonlyMap<string, ProviderAdapter> = new Map(
-  [genericAdapter].map((adapter) => [adapter.name, adapter]),
+  [genericAdapter, vonageAdapter, twilioAdapter, gatewayApiAdapter].map((adapter) => [adapter.name, adapter]),
 );
 
 export const ADAPTER_NAMES: readonly string[] = [...ADAPTERS.keys()];

@@ -44,8 +44,13 @@ export interface SimulatorOptions {
   readonly providers: readonly SimulatedProviderOptions[];
 }
 
+/** How the simulator answered a submit: accepted, accepted then connection dropped, or failed. */
+export type SubmitAnswer = 'accepted' | 'dropped' | SimulatedFailure;
+
 export interface ReceivedSubmit {
   readonly provider: string;
+  readonly outcome: SubmitAnswer;
+  /** Empty unless the provider took the message. */
   readonly providerMessageIds: readonly string[];
   readonly submit: SimulatedSubmit;
   readonly receivedAt: number;
@@ -87,8 +92,8 @@ interface SimulatedProvider {
  * twice, and every DLR it called back.
  */
 export class ProviderSimulator {
+  /** Every submit that reached a provider's endpoint, whatever the answer. */
   readonly received: ReceivedSubmit[] = [];
-  readonly throttled: { provider: string; at: number }[] = [];
   readonly callbacks: SentCallback[] = [];
   private readonly providers = new Map<string, SimulatedProvider>();
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
@@ -140,9 +145,14 @@ export class ProviderSimulator {
     return `${this.url}/${this.providerNamed(provider).options.name}`;
   }
 
-  /** Submits that carried this client reference (our message id), over all providers. */
+  /** Submits that carried this client reference (our message id), over all providers, any answer. */
   submitsFor(reference: string): ReceivedSubmit[] {
     return this.received.filter((entry) => entry.submit.reference === reference);
+  }
+
+  /** Submits the provider took (answered or dropped): what the handset could receive. */
+  acceptedFor(reference: string): ReceivedSubmit[] {
+    return this.submitsFor(reference).filter((entry) => entry.outcome === 'accepted' || entry.outcome === 'dropped');
   }
 
   /** Resolves once every DLR already due has been sent and answered. */
@@ -184,30 +194,36 @@ export class ProviderSimulator {
   private async handleSubmit(provider: SimulatedProvider, request: SimulatorRequest, res: ServerResponse): Promise<void> {
     const dialect = dialectFor(provider.options.dialect);
     if (!dialect.isSubmit(request)) return send(res, 404, { 'content-type': 'text/plain' }, 'not a submit endpoint');
+    const submit = dialect.parseSubmit(request);
+    if (!submit) return send(res, 400, { 'content-type': 'text/plain' }, 'malformed submit');
     const behaviour = provider.behaviour;
+    const record = (outcome: SubmitAnswer, providerMessageIds: readonly string[] = []): ReceivedSubmit => {
+      const entry: ReceivedSubmit = { provider: provider.options.name, outcome, providerMessageIds, submit, receivedAt: Date.now() };
+      this.received.push(entry);
+      return entry;
+    };
+
     if (this.overLimit(provider)) {
-      this.throttled.push({ provider: provider.options.name, at: Date.now() });
+      record('throttled');
       return sendResponse(res, dialect.failureResponse('throttled', behaviour.retryAfterSeconds));
     }
     if (behaviour.failNext && behaviour.failNext.count > 0) {
       const { failure, count } = behaviour.failNext;
       behaviour.failNext = count > 1 ? { failure, count: count - 1 } : undefined;
+      record(failure);
       return sendResponse(res, dialect.failureResponse(failure, behaviour.retryAfterSeconds));
     }
-    const submit = dialect.parseSubmit(request);
-    if (!submit) return send(res, 400, { 'content-type': 'text/plain' }, 'malformed submit');
 
-    const parts = Math.max(1, countSegments(submit.body).segments);
+    const parts = dialect.idPerPart ? Math.max(1, countSegments(submit.body).segments) : 1;
     const providerMessageIds = Array.from({ length: parts }, () => this.newProviderMessageId());
-    const received: ReceivedSubmit = { provider: provider.options.name, providerMessageIds, submit, receivedAt: Date.now() };
-    this.received.push(received);
+    const drop = behaviour.dropNextAfterAccept > 0;
+    if (drop) behaviour.dropNextAfterAccept -= 1;
+    const entry = record(drop ? 'dropped' : 'accepted', providerMessageIds);
     this.scheduleReports(provider, submit, providerMessageIds);
     // Latency comes after acceptance, as with a real provider: its DLR can overtake its answer.
     if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
-    received.answeredAt = Date.now();
-
-    if (behaviour.dropNextAfterAccept > 0) {
-      behaviour.dropNextAfterAccept -= 1;
+    entry.answeredAt = Date.now();
+    if (drop) {
       res.socket?.destroy();
       return;
     }
@@ -293,7 +309,8 @@ export class ProviderSimulator {
       const stats = [...this.providers.keys()].map((name) => ({
         provider: name,
         received: this.received.filter((entry) => entry.provider === name).length,
-        throttled: this.throttled.filter((entry) => entry.provider === name).length,
+        accepted: this.received.filter((entry) => entry.provider === name && entry.outcome === 'accepted').length,
+        throttled: this.received.filter((entry) => entry.provider === name && entry.outcome === 'throttled').length,
         callbacks: this.callbacks.filter((entry) => entry.provider === name).length,
         behaviour: this.providerNamed(name).behaviour,
       }));

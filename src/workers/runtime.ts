@@ -1,4 +1,4 @@
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 
 let installed = false;
 
@@ -9,6 +9,12 @@ let installed = false;
  */
 export function installTemporalRuntime(level: LogLevel = 'WARN'): void {
   if (installed) return;
-  Runtime.install({ logger: new DefaultLogger(level), shutdownSignals: [] });
+  const print = new DefaultLogger(level);
+  const logger = new DefaultLogger(level, (entry: LogEntry) => {
+    // Dispatch workers run activities only, by design; the SDK warns about that on every start.
+    if (entry.message.startsWith('No workflows registered')) return;
+    print.log(entry.level, entry.message, entry.meta);
+  });
+  Runtime.install({ logger, shutdownSignals: [] });
   installed = true;
 }

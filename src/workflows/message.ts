@@ -7,6 +7,8 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
+  TimeoutFailure,
 } from '@temporalio/workflow';
 import type { DispatchActivities, RouterActivities } from '../activities';
 import type {
@@ -35,21 +37,21 @@ const { recordStatus, resolveRoute } = proxyLocalActivities<RouterActivities>({
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
-/** Submit retries on one provider before the message moves to the next candidate. */
+/** Submit tries on one provider (transient failures) before the message moves to the next candidate. */
 const SUBMIT_ATTEMPTS_PER_PROVIDER = 5;
+const RETRY_INITIAL_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+
+/** Resends after an ambiguous submit on an at-least-once provider, before the message ends unknown. */
+const MAX_AMBIGUOUS_RESENDS = 2;
 
 function submitActivityFor(providerId: string): DispatchActivities['submitToProvider'] {
   return proxyActivities<DispatchActivities>({
     taskQueue: providerTaskQueue(providerId),
     // Covers the HTTP timeout of one request; waiting in the rate-limited queue is not counted.
-    startToCloseTimeout: '60 seconds',
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: SUBMIT_ATTEMPTS_PER_PROVIDER,
-      nonRetryableErrorTypes: [SUBMIT_FAILURE.permanent, SUBMIT_FAILURE.ambiguous],
-    },
+    startToCloseTimeout: '30 seconds',
+    // Never retried by the server: a retry after a timeout could send the SMS twice. See submitTo.
+    retry: { maximumAttempts: 1 },
   }).submitToProvider;
 }
 
@@ -98,21 +100,36 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
 
   let lastFailure: { errorCode: string; reason: string } = { errorCode: 'no_route', reason: 'no provider took the message' };
   for (const candidate of candidates) {
-    await record({ status: 'routed', providerId: candidate.providerId });
-    const attempt = await submitTo(candidate, request);
+    const providerId = candidate.providerId;
+    await record({ status: 'routed', providerId });
+    const recordRetry = (errorCode: string, reason: string, retryInMs: number) =>
+      record({ status: 'attempt_failed', providerId, errorCode, reason: `${reason}; retrying in ${retryInMs} ms` });
+    let attempt = await submitTo(candidate, request, recordRetry);
+    for (let resend = 1; attempt.kind === 'ambiguous' && candidate.deliveryGuarantee === 'at_least_once' && resend <= MAX_AMBIGUOUS_RESENDS; resend += 1) {
+      await record({
+        status: 'attempt_failed',
+        providerId,
+        errorCode: 'ambiguous_submit',
+        reason: `${attempt.reason}; resending (at-least-once, resend ${resend} of ${MAX_AMBIGUOUS_RESENDS})`,
+      });
+      attempt = await submitTo(candidate, request, recordRetry);
+    }
+
     if (attempt.kind === 'failed') {
       lastFailure = attempt;
-      await record({ status: 'attempt_failed', providerId: candidate.providerId, ...attempt });
+      await record({ status: 'attempt_failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason });
       continue;
     }
-    const providerMessageIds = attempt.kind === 'submitted' ? attempt.providerMessageIds : [];
-    await record({
-      status: 'submitted',
-      providerId: candidate.providerId,
-      providerMessageId: providerMessageIds[0],
-      reason: attempt.kind === 'ambiguous' ? attempt.reason : undefined,
-    });
-    return finish(await awaitFinalReport(candidate, providerMessageIds));
+    if (attempt.kind === 'ambiguous') {
+      // At-most-once: the provider may have the message, so it is never resent. Only a delivery
+      // report naming our reference can still tell what became of it.
+      const ambiguous: MessageOutcome = { status: 'unknown', providerId, errorCode: 'ambiguous_submit', reason: attempt.reason };
+      await record(ambiguous);
+      const outcome = await awaitFinalReport(candidate, []);
+      return outcome.errorCode === 'dlr_timeout' ? ambiguous : finish(outcome);
+    }
+    await record({ status: 'submitted', providerId, providerMessageId: attempt.providerMessageIds[0] });
+    return finish(await awaitFinalReport(candidate, attempt.providerMessageIds));
   }
   return finish({ status: 'failed', ...lastFailure });
 
@@ -175,27 +192,40 @@ function combineParts(providerId: string, finals: readonly DeliveryReportSignal[
   };
 }
 
-async function submitTo(candidate: RouteCandidate, request: MessageRequest): Promise<AttemptResult> {
+/**
+ * One provider's attempt at the message. Retries live here rather than in the activity's retry
+ * policy: a timed-out activity (a worker that died mid-request) may have reached the provider, and
+ * only the workflow can decide not to send it again.
+ */
+async function submitTo(
+  candidate: RouteCandidate,
+  request: MessageRequest,
+  onTransientFailure: (errorCode: string, reason: string, retryInMs: number) => Promise<void>,
+): Promise<AttemptResult> {
   const submitToProvider = submitActivityFor(candidate.providerId);
-  try {
-    const { providerMessageIds } = await submitToProvider({
-      providerId: candidate.providerId,
-      sms: {
-        messageId: request.messageId,
-        to: request.to,
-        from: request.from,
-        body: request.body,
-        encoding: request.encoding,
-      },
-    });
-    return { kind: 'submitted', providerMessageIds };
-  } catch (error) {
-    const cause = error instanceof ActivityFailure ? error.cause : error;
-    if (!(cause instanceof ApplicationFailure)) throw error;
-    const errorCode = typeof cause.details?.[0] === 'string' ? cause.details[0] : (cause.type ?? 'submit_failed');
-    if (cause.type === SUBMIT_FAILURE.ambiguous) {
-      return { kind: 'ambiguous', reason: `${cause.message}; not resent (at-most-once)` };
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { providerMessageIds } = await submitToProvider({
+        providerId: candidate.providerId,
+        sms: { messageId: request.messageId, to: request.to, from: request.from, body: request.body, encoding: request.encoding },
+      });
+      return { kind: 'submitted', providerMessageIds };
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      const cause = error.cause;
+      if (cause instanceof TimeoutFailure) {
+        return { kind: 'ambiguous', reason: 'no answer from the dispatch worker in time; the request may have reached the provider' };
+      }
+      if (!(cause instanceof ApplicationFailure)) throw error;
+      const [errorCode = cause.type ?? 'submit_failed', retryAfterMs] = (cause.details ?? []) as [string?, number?];
+      if (cause.type === SUBMIT_FAILURE.ambiguous) return { kind: 'ambiguous', reason: cause.message };
+      if (cause.type === SUBMIT_FAILURE.transient && attempt < SUBMIT_ATTEMPTS_PER_PROVIDER) {
+        const delay = retryAfterMs ?? Math.min(RETRY_INITIAL_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
+        await onTransientFailure(errorCode, cause.message, delay);
+        await sleep(delay);
+        continue;
+      }
+      return { kind: 'failed', errorCode, reason: cause.message };
     }
-    return { kind: 'failed', errorCode, reason: cause.message };
   }
 }

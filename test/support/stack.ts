@@ -11,7 +11,7 @@ import { seedDemo, DEMO_PROVIDERS, exportDemoCredentials } from '../../src/dev/s
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { createLogger } from '../../src/logger';
-import { ProviderSimulator, type SimulatedProviderOptions } from '../../src/simulator/server';
+import { ProviderSimulator, type SimulatedProviderBehaviour, type SimulatedProviderOptions } from '../../src/simulator/server';
 import { startWorkers, type RunningWorkers } from '../../src/workers/main';
 
 /** Postgres server the tests use; each stack gets a throwaway database on it. */
@@ -24,9 +24,23 @@ export interface TestStack {
   readonly simulator: ProviderSimulator;
   readonly api: RunningApi;
   workers: RunningWorkers;
+  /** A simulated provider, its Provider row and its routes, ready to take traffic when this resolves. */
+  addProvider(provider: TestProvider): Promise<void>;
   /** Stops and starts the worker process's part, as a crash and restart would. */
   restartWorkers(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface TestProvider {
+  readonly id: string;
+  readonly dialect: string;
+  readonly credentials: Readonly<Record<string, string>>;
+  readonly routes: readonly { prefix: string; priority?: number; weight?: number }[];
+  readonly tps?: number;
+  readonly window?: number;
+  readonly dlrTimeoutSeconds?: number;
+  readonly deliveryGuarantee?: 'at_most_once' | 'at_least_once';
+  readonly behaviour?: Partial<SimulatedProviderBehaviour>;
 }
 
 export async function freePort(): Promise<number> {
@@ -92,6 +106,34 @@ export async function startStack(options: { providers?: readonly SimulatedProvid
     simulator,
     api,
     workers: await startWorkerSet(),
+    async addProvider(provider) {
+      const credentialsRef = `SMSROUTER_CREDENTIALS_${provider.id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+      process.env[credentialsRef] = JSON.stringify(provider.credentials);
+      simulator.addProvider({ name: provider.id, dialect: provider.dialect, credentials: provider.credentials, behaviour: provider.behaviour });
+      await db.provider.create({
+        data: {
+          id: provider.id,
+          adapter: provider.dialect,
+          baseUrl: simulator.baseUrlOf(provider.id),
+          credentialsRef,
+          tps: provider.tps ?? 100,
+          window: provider.window ?? 10,
+          dlrTimeoutSeconds: provider.dlrTimeoutSeconds ?? 30,
+          deliveryGuarantee: provider.deliveryGuarantee ?? 'at_most_once',
+        },
+      });
+      await db.route.createMany({
+        data: provider.routes.map((route, index) => ({
+          id: `${provider.id}-${index}`,
+          prefix: route.prefix,
+          providerId: provider.id,
+          priority: route.priority ?? 0,
+          weight: route.weight ?? 1,
+        })),
+      });
+      await Promise.all([stack.workers.catalog.refresh(), api.catalog.refresh()]);
+      await eventually(async () => (stack.workers.dispatch.providerIds.includes(provider.id) ? true : undefined), 10_000, `dispatch worker for ${provider.id}`);
+    },
     async restartWorkers() {
       await stack.workers.shutdown();
       stack.workers = await startWorkerSet();

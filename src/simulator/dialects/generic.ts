@@ -15,6 +15,7 @@ function json(statusCode: number, value: unknown, headers: Record<string, string
 /** The provider side of src/providers/generic.ts. */
 export const genericDialect: SimulatorDialect = {
   name: 'generic',
+  idPerPart: false,
 
   isSubmit: (request) => request.method === 'POST' && request.path.split('?')[0] === '/messages',
 

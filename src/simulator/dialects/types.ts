@@ -39,11 +39,12 @@ export interface OutgoingCallback {
  */
 export interface SimulatorDialect {
   readonly name: string;
+  /** One provider message id per SMS part (Vonage), rather than one per message. */
+  readonly idPerPart: boolean;
   /** True when this request is a submit in this format. */
   isSubmit(request: SimulatorRequest): boolean;
   /** Returns undefined when the request is not a valid submit (the simulator answers 400). */
   parseSubmit(request: SimulatorRequest): SimulatedSubmit | undefined;
-  /** `parts` is the number of SMS parts; formats with one id per part get that many ids. */
   acceptedResponse(submit: SimulatedSubmit, providerMessageIds: readonly string[]): HttpResponse;
   failureResponse(failure: SimulatedFailure, retryAfterSeconds: number): HttpResponse;
   /** The signed DLR callback for one provider message id, as the provider would send it. */
