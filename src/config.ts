@@ -20,8 +20,27 @@ const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Longest a message may be, in SMS parts. */
   MAX_SEGMENTS: z.coerce.number().int().min(1).max(255).default(10),
+  /** Most recipients one `POST /v1/messages` may carry. */
+  MAX_BATCH_RECIPIENTS: z.coerce.number().int().min(1).max(100_000).default(1000),
+  /** Resends via the next route after an `undelivered` report that another route may fix. */
+  MAX_RESENDS: z.coerce.number().int().min(0).max(5).default(1),
+  /** How long each status callback to a client is retried before it is given up. */
+  CALLBACK_RETRY_SECONDS: z.coerce.number().int().min(1).default(86_400),
+  /** A DLR whose signal takes longer than this is stored and acknowledged; the reconciler signals it. */
+  DLR_SIGNAL_BUDGET_MS: z.coerce.number().int().min(1).default(200),
   /** How long one submit HTTP request may take before it counts as ambiguous. */
   SUBMIT_TIMEOUT_SECONDS: seconds.default(10),
+  /**
+   * Dispatch this fraction below each provider's agreed TPS. The server's task-queue limiter is a
+   * token bucket like the providers' own; running both at exactly the same rate leaves no room for
+   * network jitter, and every early arrival earns a 429.
+   */
+  DISPATCH_HEADROOM: z.coerce.number().min(0).max(0.5).default(0.05),
+  /** Bearer key of the /v1/admin endpoints; unset or empty, they answer 403 admin_disabled. */
+  ADMIN_API_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,6 +1,7 @@
 import type { Database } from '../db/client';
 import type { RoutingCatalog } from '../routing/catalog';
 import { createDispatchActivities, ProviderPools, type DispatchDependencies } from './dispatch';
+import { createNotifyActivities } from './notify';
 import { createRoutingActivities } from './routing';
 import { createStatusActivities } from './status';
 
@@ -9,7 +10,8 @@ export function createRouterActivities(db: Database, catalog: RoutingCatalog) {
   return { ...createStatusActivities(db), ...createRoutingActivities(catalog) };
 }
 
-export { createDispatchActivities, ProviderPools, type DispatchDependencies };
+export { createDispatchActivities, createNotifyActivities, ProviderPools, type DispatchDependencies };
 
 export type RouterActivities = ReturnType<typeof createRouterActivities>;
 export type DispatchActivities = ReturnType<typeof createDispatchActivities>;
+export type NotifyActivities = ReturnType<typeof createNotifyActivities>;

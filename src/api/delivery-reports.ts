@@ -9,6 +9,7 @@ import type { DeliveryReport } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { deliveryReportSignal } from '../workflows';
 import { ApiError } from './errors';
+import type { ApiMetrics } from './metrics';
 
 export interface DeliveryReportsPluginOptions {
   readonly db: Database;
@@ -16,10 +17,16 @@ export interface DeliveryReportsPluginOptions {
   readonly catalog: RoutingCatalog;
   /** Our public origin as providers see it; signatures cover the URL they called. */
   readonly publicBaseUrl: string;
+  readonly metrics: ApiMetrics;
+  /**
+   * How long a signal may take before the report is stored instead, so that a provider is answered
+   * in milliseconds even while Temporal is slow; the reconciler signals it later.
+   */
+  readonly signalBudgetMs: number;
 }
 
 /** Why a report was stored instead of signalled. */
-type StoredReason = 'unknown_message' | 'finished' | 'temporal_unreachable';
+type StoredReason = 'unknown_message' | 'finished' | 'temporal_unreachable' | 'temporal_slow';
 
 /**
  * `/v1/dlr/:provider`: providers' delivery report callbacks. Answers 2xx only once each report is
@@ -27,7 +34,7 @@ type StoredReason = 'unknown_message' | 'finished' | 'temporal_unreachable';
  * Never signal-with-start: a late report would start a new workflow and send the SMS again.
  */
 export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOptions> = async (app, options) => {
-  const { db, temporal, catalog, publicBaseUrl } = options;
+  const { db, temporal, catalog, publicBaseUrl, metrics, signalBudgetMs } = options;
 
   // Signatures are computed over the exact bytes the provider sent: keep the body raw.
   app.removeAllContentTypeParsers();
@@ -65,12 +72,24 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
   async function deliver(providerId: string, report: DeliveryReport): Promise<void> {
     const messageId = report.messageId ?? (await messageIdByProviderId(providerId, report.providerMessageId));
     if (!messageId) return store(providerId, report, undefined, 'unknown_message');
+    const signal = temporal.workflow.getHandle(messageId).signal(deliveryReportSignal, { providerId, report });
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<'slow'>((resolve) => {
+      timer = setTimeout(() => resolve('slow'), signalBudgetMs);
+    });
     try {
-      await temporal.workflow.getHandle(messageId).signal(deliveryReportSignal, { providerId, report });
+      if ((await Promise.race([signal, budget])) === 'slow') {
+        // The signal may still land: the workflow treats the reconciler's copy as a duplicate.
+        signal.catch(() => undefined);
+        return store(providerId, report, messageId, 'temporal_slow');
+      }
+      metrics.deliveryReports.inc({ provider: providerId, outcome: 'signalled' });
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return store(providerId, report, messageId, 'finished');
       app.log.error({ err: error, messageId }, 'could not signal delivery report; storing it');
       return store(providerId, report, messageId, 'temporal_unreachable');
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -90,6 +109,7 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
         reason,
       },
     });
+    metrics.deliveryReports.inc({ provider: providerId, outcome: `stored_${reason}` });
   }
 
   app.post('/v1/dlr/:provider', handler);

@@ -25,6 +25,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     logger,
     publicBaseUrl: config.PUBLIC_BASE_URL,
     maxSegments: config.MAX_SEGMENTS,
+    maxBatchRecipients: config.MAX_BATCH_RECIPIENTS,
+    dlrSignalBudgetMs: config.DLR_SIGNAL_BUDGET_MS,
+    policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
+    adminApiKey: config.ADMIN_API_KEY,
   });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   return {

@@ -1,12 +1,17 @@
 import type { Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/client';
+import type { MessagePolicy } from '../domain/message';
 import type { Logger } from '../logger';
 import type { RoutingCatalog } from '../routing/catalog';
+import { RoutingAdmin } from '../routing/admin';
+import { adminPlugin } from './admin';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
 import { ApiError, type ApiErrorBody } from './errors';
 import { messagesPlugin } from './messages';
+import { ApiMetrics, metricsPlugin } from './metrics';
+import { statsPlugin } from './stats';
 
 export interface ApiOptions {
   readonly db: Database;
@@ -15,6 +20,11 @@ export interface ApiOptions {
   readonly logger: Logger;
   readonly publicBaseUrl: string;
   readonly maxSegments: number;
+  readonly maxBatchRecipients: number;
+  readonly policy: MessagePolicy;
+  readonly dlrSignalBudgetMs: number;
+  /** Unset: the admin endpoints answer 403 admin_disabled. */
+  readonly adminApiKey?: string;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -26,6 +36,35 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     // An unknown field is a client bug worth reporting, not something to drop silently.
     ajv: { customOptions: { removeAdditional: false } },
   });
+  installErrorHandling(app);
+  const auth = new ApiKeyAuthenticator(options.db);
+  const metrics = new ApiMetrics();
+  await app.register(metricsPlugin, { metrics });
+  await app.register(messagesPlugin, {
+    db: options.db,
+    temporal: options.temporal,
+    auth,
+    maxSegments: options.maxSegments,
+    maxBatchRecipients: options.maxBatchRecipients,
+    policy: options.policy,
+    metrics,
+  });
+  await app.register(deliveryReportsPlugin, {
+    db: options.db,
+    temporal: options.temporal,
+    catalog: options.catalog,
+    publicBaseUrl: options.publicBaseUrl,
+    metrics,
+    signalBudgetMs: options.dlrSignalBudgetMs,
+  });
+  await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), adminApiKey: options.adminApiKey });
+  await app.register(statsPlugin, { db: options.db, auth });
+  app.get('/healthz', async () => ({ ok: true }));
+  return app;
+}
+
+/** Every error as `{ "error": { "code", "message", "field"? } }`; exported so plugin tests answer the same way. */
+export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler<FastifyError | ApiError>((error, request, reply) => {
     reply.code(statusOf(error)).send(errorBody(error));
     if (statusOf(error) >= 500) request.log.error({ err: error }, 'request failed');
@@ -33,21 +72,6 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });
   });
-  const auth = new ApiKeyAuthenticator(options.db);
-  await app.register(messagesPlugin, {
-    db: options.db,
-    temporal: options.temporal,
-    auth,
-    maxSegments: options.maxSegments,
-  });
-  await app.register(deliveryReportsPlugin, {
-    db: options.db,
-    temporal: options.temporal,
-    catalog: options.catalog,
-    publicBaseUrl: options.publicBaseUrl,
-  });
-  app.get('/healthz', async () => ({ ok: true }));
-  return app;
 }
 
 function statusOf(error: FastifyError | ApiError): number {

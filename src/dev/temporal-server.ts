@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../domain/search-attributes';
 
 export interface DevServerOptions {
   /** Path of the `temporal` CLI binary. */
@@ -36,6 +37,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     args.push('--db-filename', options.dbFile);
   }
   for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
+  for (const value of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', value);
 
   const child = spawn(options.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = options.onLog;

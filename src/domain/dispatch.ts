@@ -7,6 +7,9 @@ export function providerTaskQueue(providerId: string): string {
 
 export const ROUTER_TASK_QUEUE = 'router';
 
+/** Client webhooks run on their own queue so slow clients cannot starve the router's activities. */
+export const CALLBACKS_TASK_QUEUE = 'callbacks';
+
 /** ApplicationFailure types thrown by submitToProvider; the workflow branches on them. */
 export const SUBMIT_FAILURE = {
   transient: 'TransientSubmitFailure',

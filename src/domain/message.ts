@@ -18,6 +18,46 @@ export interface MessageRequest {
   readonly callbackUrl?: string;
   /** ISO 8601. */
   readonly acceptedAt: string;
+  /** ISO 8601; the workflow sleeps until then before routing. */
+  readonly sendAt?: string;
+  /** ISO 8601; a message not submitted by then ends `expired`. */
+  readonly validUntil?: string;
+  readonly policy: MessagePolicy;
+}
+
+/** Deployment settings a message carries so its workflow never reads configuration itself. */
+export interface MessagePolicy {
+  /** Resends via the next route after a final `undelivered` that another route may fix. */
+  readonly maxResends: number;
+  /** How long a status callback to the client is retried before it is given up. */
+  readonly callbackRetrySeconds: number;
+}
+
+/** What the client's webhook receives for each status change of its message. */
+export interface ClientNotification {
+  readonly id: string;
+  readonly clientRef?: string;
+  /** Position in the message's history: callbacks arrive in this order. */
+  readonly sequence: number;
+  readonly status: MessageStatus;
+  readonly providerId?: string;
+  readonly errorCode?: string;
+  readonly reason?: string;
+  /** ISO 8601. */
+  readonly occurredAt: string;
+}
+
+/** The client-callback workflow's input: where to post, and for how long to retry each post. */
+export interface ClientCallbackTarget {
+  readonly messageId: string;
+  readonly callbackUrl: string;
+  readonly retrySeconds: number;
+}
+
+/** Result of the `cancel` update. */
+export interface CancelResult {
+  readonly cancelled: boolean;
+  readonly status: MessageStatus;
 }
 
 /** One provider the message may go to, with the settings its attempt needs. */

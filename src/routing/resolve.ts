@@ -1,25 +1,32 @@
 import type { RouteCandidate } from '../domain/message';
 import type { RoutingSnapshot } from './catalog';
+import type { RouteRule } from './route-table';
 
 export interface RouteQuery {
   /** E.164 with '+'. */
   readonly to: string;
   readonly accountId: string;
   readonly from: string;
+  /**
+   * Providers already tried, left out of the winning group (which they never change). Re-resolving
+   * before each attempt this way also skips a provider disabled meanwhile.
+   */
+  readonly excludeProviders?: readonly string[];
 }
 
-/** Longest matching prefix first; within it, lower priority value first. Disabled providers are skipped. */
-export function resolveCandidates(snapshot: RoutingSnapshot, query: RouteQuery): RouteCandidate[] {
-  const digits = query.to.replace(/^\+/, '');
-  const matching = snapshot.routes
-    .filter((route) => route.prefix === '*' || digits.startsWith(route.prefix))
-    .filter((route) => route.accountId === null || route.accountId === query.accountId)
-    .filter((route) => route.sender === null || route.sender === query.from)
-    .sort((a, b) => prefixLength(b.prefix) - prefixLength(a.prefix) || a.priority - b.priority);
+/** Uniform in [0, 1), like Math.random; tests pass a seeded one. */
+export type RandomSource = () => number;
+
+/**
+ * The ordered providers a message may go to; empty when no route applies. The winning group of
+ * routes (see RouteTable) is ordered by ascending priority; routes of equal priority are ordered by
+ * a weighted random draw, so weights 70 and 30 put each first about 70% and 30% of the time.
+ */
+export function resolveCandidates(snapshot: RoutingSnapshot, query: RouteQuery, random: RandomSource = Math.random): RouteCandidate[] {
   const candidates: RouteCandidate[] = [];
-  for (const route of matching) {
+  for (const route of drawOrder(matchRoutes(snapshot, query), random)) {
     const provider = snapshot.providers.get(route.providerId);
-    if (!provider?.enabled || candidates.some((c) => c.providerId === provider.id)) continue;
+    if (!provider || candidates.some((candidate) => candidate.providerId === provider.id)) continue;
     candidates.push({
       providerId: provider.id,
       dlrTimeoutSeconds: provider.dlrTimeoutSeconds,
@@ -29,6 +36,65 @@ export function resolveCandidates(snapshot: RoutingSnapshot, query: RouteQuery):
   return candidates;
 }
 
-function prefixLength(prefix: string): number {
-  return prefix === '*' ? 0 : prefix.length;
+export interface ExplainedRoute {
+  readonly route: RouteRule;
+  /** Chance that this route comes first among the routes of its priority. */
+  readonly share: number;
+}
+
+/** The winning group in its expected order (priority, then heaviest weight), for admins asking "where would this go?". */
+export function explainRoute(snapshot: RoutingSnapshot, query: RouteQuery): ExplainedRoute[] {
+  const group = matchRoutes(snapshot, query);
+  const explained: ExplainedRoute[] = [];
+  for (const tier of priorityTiers(group)) {
+    const total = tier.reduce((sum, route) => sum + route.weight, 0);
+    for (const route of tier) {
+      if (explained.some((entry) => entry.route.providerId === route.providerId)) continue;
+      explained.push({ route, share: route.weight / total });
+    }
+  }
+  return explained;
+}
+
+function matchRoutes(snapshot: RoutingSnapshot, query: RouteQuery): readonly RouteRule[] {
+  return snapshot.table.match({
+    digits: query.to.startsWith('+') ? query.to.slice(1) : query.to,
+    accountId: query.accountId,
+    from: query.from,
+    excludeProviders: query.excludeProviders,
+  });
+}
+
+/** `group` arrives sorted by priority; each run of equal priority is split into one tier. */
+function priorityTiers(group: readonly RouteRule[]): RouteRule[][] {
+  const tiers: RouteRule[][] = [];
+  let tier: RouteRule[] = [];
+  for (const route of group) {
+    if (tier.length > 0 && tier[0]?.priority !== route.priority) {
+      tiers.push(tier);
+      tier = [];
+    }
+    tier.push(route);
+  }
+  if (tier.length > 0) tiers.push(tier);
+  return tiers;
+}
+
+/** Weighted draw without replacement within each priority tier; tiers keep their order. */
+function drawOrder(group: readonly RouteRule[], random: RandomSource): RouteRule[] {
+  if (group.length <= 1) return [...group];
+  const ordered: RouteRule[] = [];
+  for (const tier of priorityTiers(group)) {
+    let total = tier.reduce((sum, route) => sum + route.weight, 0);
+    while (tier.length > 1) {
+      let remaining = random() * total;
+      let index = 0;
+      while (index < tier.length - 1 && (remaining -= (tier[index] as RouteRule).weight) >= 0) index += 1;
+      const [chosen] = tier.splice(index, 1) as [RouteRule];
+      ordered.push(chosen);
+      total -= chosen.weight;
+    }
+    ordered.push(...tier);
+  }
+  return ordered;
 }

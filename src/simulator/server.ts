@@ -17,6 +17,8 @@ export interface SimulatedProviderBehaviour {
   outcomes: Partial<Record<SimulatedOutcome, number>>;
   /** Send an `enroute` DLR before the final one. */
   intermediateReport: boolean;
+  /** Send the DLRs of a message in reverse order (the final one first), as providers sometimes do. */
+  reportsOutOfOrder: boolean;
   /** Send every DLR this many times (duplicates, as real providers do). */
   reportCopies: number;
   /** Hard throughput limit; a submit over it gets the format's throttling answer. 0 = none. */
@@ -72,6 +74,7 @@ const DEFAULT_BEHAVIOUR: SimulatedProviderBehaviour = {
   dlrDelayMs: 200,
   outcomes: { delivered: 1 },
   intermediateReport: false,
+  reportsOutOfOrder: false,
   reportCopies: 1,
   tpsLimit: 0,
   failNext: undefined,
@@ -82,8 +85,8 @@ const DEFAULT_BEHAVIOUR: SimulatedProviderBehaviour = {
 interface SimulatedProvider {
   readonly options: SimulatedProviderOptions;
   behaviour: SimulatedProviderBehaviour;
-  /** Submit arrival times within the last second, for the TPS limit. */
-  readonly recentArrivals: number[];
+  /** Token bucket of the TPS limit: tokens left, and when it was last refilled. */
+  readonly bucket: { tokens: number; refilledAt: number };
 }
 
 /**
@@ -110,7 +113,7 @@ export class ProviderSimulator {
     this.providers.set(options.name, {
       options,
       behaviour: { ...DEFAULT_BEHAVIOUR, ...options.behaviour },
-      recentArrivals: [],
+      bucket: { tokens: Number.POSITIVE_INFINITY, refilledAt: Date.now() },
     });
   }
 
@@ -230,15 +233,19 @@ export class ProviderSimulator {
     sendResponse(res, dialect.acceptedResponse(submit, providerMessageIds));
   }
 
-  /** A sliding one-second window, like the per-second limits providers enforce. */
+  /**
+   * "N per second" as providers enforce it: a token bucket holding one second of requests,
+   * refilled continuously. A burst of N is fine; a sustained rate above N is not.
+   */
   private overLimit(provider: SimulatedProvider): boolean {
     const limit = provider.behaviour.tpsLimit;
     if (limit <= 0) return false;
     const now = Date.now();
-    const arrivals = provider.recentArrivals;
-    while (arrivals.length > 0 && (arrivals[0] ?? now) <= now - 1000) arrivals.shift();
-    if (arrivals.length >= limit) return true;
-    arrivals.push(now);
+    const bucket = provider.bucket;
+    bucket.tokens = Math.min(limit, bucket.tokens + ((now - bucket.refilledAt) * limit) / 1000);
+    bucket.refilledAt = now;
+    if (bucket.tokens < 1) return true;
+    bucket.tokens -= 1;
     return false;
   }
 
@@ -253,7 +260,8 @@ export class ProviderSimulator {
     if (!callbackUrl) return;
     const { behaviour } = provider;
     const outcome = pickOutcome(behaviour.outcomes);
-    const sequence: (SimulatedOutcome | 'enroute')[] = behaviour.intermediateReport ? ['enroute', outcome] : [outcome];
+    const inOrder: (SimulatedOutcome | 'enroute')[] = behaviour.intermediateReport ? ['enroute', outcome] : [outcome];
+    const sequence = behaviour.reportsOutOfOrder ? inOrder.reverse() : inOrder;
     const timer = setTimeout(() => {
       this.pendingTimers.delete(timer);
       const done = this.sendReports(provider, submit, providerMessageIds, sequence, callbackUrl, behaviour.reportCopies);
@@ -303,8 +311,14 @@ export class ProviderSimulator {
     }
   }
 
-  /** `POST /_control/<provider>` with a JSON behaviour patch; `GET /_control/stats` for counts. */
+  /**
+   * `POST /_control/<provider>` with a JSON behaviour patch; `GET /_control/stats` for counts;
+   * `GET /_control/received` for every submit, so a test can inspect a simulator in another process.
+   */
   private handleControl(method: string, path: string, rawBody: string, res: ServerResponse): void {
+    if (method === 'GET' && path === 'received') {
+      return send(res, 200, { 'content-type': 'application/json' }, JSON.stringify(this.received));
+    }
     if (method === 'GET' && path === 'stats') {
       const stats = [...this.providers.keys()].map((name) => ({
         provider: name,

@@ -12,9 +12,9 @@ interface RunningDispatchWorker {
 }
 
 /**
- * One worker per enabled provider, polling `provider.<id>` with the provider's agreed rate as the
- * server-side task-queue limit (so every worker process together respects it) and its window as
- * the number of submits in flight. `sync` starts, restarts and stops workers as providers change,
+ * One worker per enabled provider, polling `provider.<id>` with (a little under) the provider's
+ * agreed rate as the server-side task-queue limit, so every worker process together respects it,
+ * and its window as the number of submits in flight. `sync` starts, restarts and stops workers as providers change,
  * without restarting the process.
  */
 export class DispatchWorkers {
@@ -26,6 +26,8 @@ export class DispatchWorkers {
     private readonly namespace: string,
     private readonly deps: DispatchDependencies,
     private readonly logger: Logger,
+    /** Fraction below the agreed TPS to dispatch at; see DISPATCH_HEADROOM in src/config.ts. */
+    private readonly headroom: number,
   ) {
     this.pools = new ProviderPools(deps.submitTimeoutMs);
   }
@@ -58,14 +60,17 @@ export class DispatchWorkers {
       namespace: this.namespace,
       taskQueue: providerTaskQueue(provider.id),
       activities: createDispatchActivities(this.deps, this.pools),
-      maxTaskQueueActivitiesPerSecond: provider.tps,
+      maxTaskQueueActivitiesPerSecond: dispatchRate(provider.tps, this.headroom),
       maxConcurrentActivityTaskExecutions: provider.window,
     });
     const run = worker.run().catch((error: unknown) => {
       this.logger.error({ err: error, provider: provider.id }, 'dispatch worker stopped');
     });
     this.running.set(provider.id, { worker, run, signature: signatureOf(provider) });
-    this.logger.info({ provider: provider.id, tps: provider.tps, window: provider.window }, 'dispatch worker started');
+    this.logger.info(
+      { provider: provider.id, tps: provider.tps, dispatchRate: dispatchRate(provider.tps, this.headroom), window: provider.window },
+      'dispatch worker started',
+    );
   }
 
   private async stop(id: string): Promise<void> {
@@ -76,6 +81,16 @@ export class DispatchWorkers {
     await entry.run;
     this.logger.info({ provider: id }, 'dispatch worker stopped');
   }
+}
+
+/**
+ * The server's limiter lets ceil(rate) tasks through at once from idle, and a provider allowing
+ * "N per second" lets N through. Keeping ceil(rate) at most N - 1 leaves a request's worth of slack
+ * for network jitter from the very first second; the headroom keeps slack growing after that.
+ */
+export function dispatchRate(tps: number, headroom: number): number {
+  const rate = tps * (1 - headroom);
+  return tps >= 2 ? Math.min(rate, tps - 1) : rate;
 }
 
 function signatureOf(provider: Provider): string {

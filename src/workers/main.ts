@@ -1,4 +1,8 @@
-import { NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { createNotifyActivities } from '../activities';
+import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
+import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
 import { loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { createLogger, type Logger } from '../logger';
@@ -15,6 +19,11 @@ export interface RunningWorkers {
 
 /** How often the dispatch workers are matched against the provider table. */
 const PROVIDER_SYNC_MS = 1000;
+/** How often stored delivery reports are looked at, and how long one that could not be settled waits. */
+const RECONCILE_EVERY_MS = 1000;
+const RECONCILE_RETRY_MS = 5000;
+/** A stored report that matches no message after this long stops being retried; it stays stored. */
+const UNMATCHED_REPORT_GIVE_UP_MS = 24 * 3600 * 1000;
 
 /** The router worker plus one dispatch worker per enabled provider, kept in step with the table. */
 export async function startWorkers(
@@ -38,6 +47,7 @@ export async function startWorkers(
     config.TEMPORAL_NAMESPACE,
     { catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     logger,
+    config.DISPATCH_HEADROOM,
   );
   await dispatch.sync((await catalog.refresh()).providers.values());
 
@@ -48,16 +58,37 @@ export async function startWorkers(
       .catch((error: unknown) => logger.error({ err: error }, 'provider sync failed'));
   }, PROVIDER_SYNC_MS);
 
+  const callbacks = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: CALLBACKS_TASK_QUEUE,
+    activities: createNotifyActivities(),
+    // Client endpoints are slow more often than not; many may wait at once without holding up any.
+    maxConcurrentActivityTaskExecutions: 200,
+  });
+
+  const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  const reconciler = new DeliveryReportReconciler(db, temporal, logger, {
+    intervalMs: RECONCILE_EVERY_MS,
+    giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
+    retryDelayMs: RECONCILE_RETRY_MS,
+    policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
+  });
+  reconciler.start();
+
   const routerRun = router.run();
+  const callbacksRun = callbacks.run();
   return {
     dispatch,
     catalog,
     async shutdown() {
       clearInterval(timer);
       await syncing;
-      if (router.getState() === 'RUNNING') router.shutdown();
-      await Promise.all([routerRun, dispatch.shutdown()]);
+      await reconciler.stop();
+      for (const worker of [router, callbacks]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await Promise.all([routerRun, callbacksRun, dispatch.shutdown()]);
       await connection.close();
+      await temporal.connection.close();
       await db.$disconnect();
     },
   };

@@ -1,1 +1,2 @@
+export * from './client-callbacks';
 export * from './message';

@@ -153,7 +153,7 @@ describe('dispatch outcomes', () => {
     const view = await settled(id);
     assert.equal(view.status, 'failed');
     assert.equal(view.errorCode, 'generic:unauthorized');
-    assert.deepEqual(statuses(view), ['accepted', 'routed@first', 'attempt_failed@first', 'routed@second', 'attempt_failed@second', 'failed']);
+    assert.deepEqual(statuses(view), ['accepted', 'routed@first', 'attempt_failed@first', 'routed@second', 'attempt_failed@second', 'failed@second']);
   });
 });
 

@@ -41,6 +41,8 @@ export interface TestProvider {
   readonly dlrTimeoutSeconds?: number;
   readonly deliveryGuarantee?: 'at_most_once' | 'at_least_once';
   readonly behaviour?: Partial<SimulatedProviderBehaviour>;
+  /** A provider served elsewhere (a simulator in its own process); the in-process simulator is not used. */
+  readonly baseUrl?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -109,12 +111,14 @@ export async function startStack(options: { providers?: readonly SimulatedProvid
     async addProvider(provider) {
       const credentialsRef = `SMSROUTER_CREDENTIALS_${provider.id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
       process.env[credentialsRef] = JSON.stringify(provider.credentials);
-      simulator.addProvider({ name: provider.id, dialect: provider.dialect, credentials: provider.credentials, behaviour: provider.behaviour });
+      if (!provider.baseUrl) {
+        simulator.addProvider({ name: provider.id, dialect: provider.dialect, credentials: provider.credentials, behaviour: provider.behaviour });
+      }
       await db.provider.create({
         data: {
           id: provider.id,
           adapter: provider.dialect,
-          baseUrl: simulator.baseUrlOf(provider.id),
+          baseUrl: provider.baseUrl ?? simulator.baseUrlOf(provider.id),
           credentialsRef,
           tps: provider.tps ?? 100,
           window: provider.window ?? 10,

@@ -1,0 +1,38 @@
+// Runs every benchmark, one after the other so they do not compete for the CPU, and prints each
+// one's figures as a table.
+//
+//   npm run bench                       (BENCH_MESSAGES, BENCH_CONCURRENCY tune the end-to-end run)
+
+import { benchEndToEnd } from './end-to-end';
+import { benchRouteResolution } from './route-resolution';
+import type { BenchResult } from './types';
+
+const BENCHMARKS: readonly (() => Promise<BenchResult>)[] = [benchRouteResolution, benchEndToEnd];
+
+function formatTable(result: BenchResult): string {
+  const rows = Object.entries(result.figures).map(([figure, value]) => [figure, String(value)] as const);
+  const figureWidth = Math.max('figure'.length, ...rows.map(([figure]) => figure.length));
+  const valueWidth = Math.max('value'.length, ...rows.map(([, value]) => value.length));
+  const line = `+-${'-'.repeat(figureWidth)}-+-${'-'.repeat(valueWidth)}-+`;
+  // Numbers line up on the right, as in a spreadsheet; text reads from the left.
+  const cell = (value: string): string => (/^-?[\d.]+$/.test(value) ? value.padStart(valueWidth) : value.padEnd(valueWidth));
+  return [
+    result.name,
+    line,
+    `| ${'figure'.padEnd(figureWidth)} | ${'value'.padEnd(valueWidth)} |`,
+    line,
+    ...rows.map(([figure, value]) => `| ${figure.padEnd(figureWidth)} | ${cell(value)} |`),
+    line,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  for (const benchmark of BENCHMARKS) {
+    console.log(`${formatTable(await benchmark())}\n`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,393 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { Pool, request } from 'undici';
+import { DEMO_API_KEY } from '../../src/dev/seed';
+import type { ClientNotification } from '../../src/domain/message';
+import { eventually, startStack, type TestStack } from '../support/stack';
+
+interface MessageView {
+  id: string;
+  status: string;
+  providerId: string | null;
+  providerMessageId: string | null;
+  events: { sequence: number; status: string; providerId: string | null; errorCode: string | null; reason: string | null }[];
+}
+
+const FINAL = new Set(['delivered', 'undelivered', 'rejected', 'expired', 'failed', 'unknown', 'cancelled']);
+const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
+
+let stack: TestStack;
+
+async function call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await request(`${stack.api.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${DEMO_API_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.statusCode, body: (await response.body.json()) as T };
+}
+
+async function send(fields: Record<string, unknown>): Promise<string> {
+  const answer = await call<{ messages: { id: string }[] }>('POST', '/v1/messages', { from: 'Acme', body: 'dlr test', ...fields });
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  return answer.body.messages[0]?.id ?? '';
+}
+
+async function view(id: string): Promise<MessageView> {
+  return (await call<MessageView>('GET', `/v1/messages/${id}`)).body;
+}
+
+/** The message once its workflow has ended. */
+async function settled(id: string): Promise<MessageView> {
+  await stack.temporal.workflow.getHandle(id).result();
+  return eventually(async () => {
+    const current = await view(id);
+    return FINAL.has(current.status) ? current : undefined;
+  });
+}
+
+function statuses(message: MessageView): string[] {
+  return message.events.map((event) => (event.providerId ? `${event.status}@${event.providerId}` : event.status));
+}
+
+async function postDlr(provider: string, payload: unknown, secret = credentials.dlrSecret): Promise<number> {
+  const response = await request(`${stack.api.url}/v1/dlr/${provider}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-dlr-secret': secret },
+    body: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
+  await response.body.dump();
+  return response.statusCode;
+}
+
+before(async () => {
+  stack = await startStack();
+  await stack.addProvider({ id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '4560' }] });
+  await stack.addProvider({ id: 'flaky-route', dialect: 'generic', credentials, routes: [{ prefix: '4561', priority: 0 }] });
+  await stack.addProvider({ id: 'good-route', dialect: 'generic', credentials, routes: [{ prefix: '4561', priority: 1 }] });
+  await stack.addProvider({ id: 'slow-reports', dialect: 'generic', credentials, routes: [{ prefix: '4562' }], dlrTimeoutSeconds: 1 });
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+describe('delivery reports', () => {
+  test('duplicate reports are acknowledged, and the message has one final status', async () => {
+    stack.simulator.configure('reports', { reportCopies: 3, intermediateReport: true });
+    try {
+      const id = await send({ to: '+4560123401' });
+      const message = await settled(id);
+      await stack.simulator.drainCallbacks();
+      assert.equal(message.status, 'delivered');
+      assert.deepEqual(statuses(message), ['accepted', 'routed@reports', 'submitted@reports', 'enroute@reports', 'delivered@reports']);
+      const callbacks = stack.simulator.callbacks.filter((entry) => entry.providerMessageId === message.providerMessageId);
+      assert.equal(callbacks.length, 6);
+      assert.ok(callbacks.every((entry) => entry.statusCode === 200));
+    } finally {
+      stack.simulator.configure('reports', { reportCopies: 1, intermediateReport: false });
+    }
+  });
+
+  test('a report out of order (final first, then intermediate) never moves the message backwards', async () => {
+    stack.simulator.configure('reports', { intermediateReport: true, reportsOutOfOrder: true });
+    try {
+      const id = await send({ to: '+4560123402' });
+      const message = await settled(id);
+      await stack.simulator.drainCallbacks();
+      assert.equal(message.status, 'delivered');
+      assert.equal(message.events.at(-1)?.status, 'delivered');
+      assert.ok(!statuses(message).includes('enroute@reports'));
+      assert.equal((await view(id)).status, 'delivered');
+    } finally {
+      stack.simulator.configure('reports', { intermediateReport: false, reportsOutOfOrder: false });
+    }
+  });
+
+  test('a late report after the DLR timeout updates the unknown outcome without sending again', async () => {
+    stack.simulator.configure('slow-reports', { dlrDelayMs: 2_500 });
+    const id = await send({ to: '+4562123401' });
+    const timedOut = await settled(id);
+    assert.equal(timedOut.status, 'unknown');
+    const late = await eventually(async () => {
+      const current = await view(id);
+      return current.status === 'delivered' ? current : undefined;
+    });
+    assert.deepEqual(statuses(late), ['accepted', 'routed@slow-reports', 'submitted@slow-reports', 'unknown@slow-reports', 'delivered@slow-reports']);
+    assert.match(late.events.at(-1)?.reason ?? '', /late delivery report/);
+    assert.equal(stack.simulator.acceptedFor(id).length, 1);
+    const stored = await stack.db.deliveryReport.findMany({ where: { messageId: id } });
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]?.reason, 'finished');
+    assert.ok(stored[0]?.processedAt);
+  });
+
+  test('a report for an unknown message is acknowledged and stored, never dropped', async () => {
+    const status = await postDlr('reports', { id: 'no-such-provider-id', reference: 'no-such-message', status: 'delivered' });
+    assert.equal(status, 200);
+    const stored = await stack.db.deliveryReport.findFirst({ where: { providerMessageId: 'no-such-provider-id' } });
+    assert.equal(stored?.messageId, 'no-such-message');
+    assert.equal(stored?.status, 'delivered');
+  });
+
+  test('a report matched only by the provider message id reaches its message', async () => {
+    stack.simulator.configure('reports', { dlrDelayMs: 60_000 });
+    try {
+      const id = await send({ to: '+4560123403' });
+      const submitted = await eventually(async () => {
+        const current = await view(id);
+        return current.status === 'submitted' ? current : undefined;
+      });
+      // No reference: the router has to find the message by (provider, provider message id).
+      assert.equal(await postDlr('reports', { id: submitted.providerMessageId, status: 'delivered' }), 200);
+      assert.equal((await settled(id)).status, 'delivered');
+    } finally {
+      stack.simulator.configure('reports', { dlrDelayMs: 200 });
+    }
+  });
+
+  test('a report with a wrong secret gets 401 and a malformed one 400; neither is stored', async () => {
+    const before = await stack.db.deliveryReport.count();
+    assert.equal(await postDlr('reports', { id: 'x', status: 'delivered' }, 'wrong'), 401);
+    assert.equal(await postDlr('reports', '{"id":'), 400);
+    assert.equal(await postDlr('reports', { id: 'x', status: 'teleported' }), 400);
+    assert.equal(await stack.db.deliveryReport.count(), before);
+  });
+
+  test('an undelivered report whose error another route may fix is resent via the next route', async () => {
+    stack.simulator.configure('flaky-route', { outcomes: { undelivered: 1 } });
+    const id = await send({ to: '+4561123401' });
+    const message = await settled(id);
+    assert.equal(message.status, 'delivered');
+    assert.deepEqual(statuses(message), [
+      'accepted',
+      'routed@flaky-route',
+      'submitted@flaky-route',
+      'attempt_failed@flaky-route',
+      'routed@good-route',
+      'submitted@good-route',
+      'delivered@good-route',
+    ]);
+    assert.match(message.events[3]?.reason ?? '', /resending via the next route/);
+    assert.deepEqual(stack.simulator.acceptedFor(id).map((entry) => entry.provider), ['flaky-route', 'good-route']);
+  });
+});
+
+describe('scheduling, cancel and validity', () => {
+  test('a scheduled message cancelled before its time is never sent', async () => {
+    const sendAt = new Date(Date.now() + 60_000).toISOString();
+    const answer = await call<{ messages: { id: string; status: string }[] }>('POST', '/v1/messages', {
+      to: '+4560123404',
+      from: 'Acme',
+      body: 'later',
+      sendAt,
+    });
+    assert.equal(answer.body.messages[0]?.status, 'scheduled');
+    const id = answer.body.messages[0]?.id ?? '';
+    await eventually(async () => ((await view(id)).status === 'scheduled' ? true : undefined));
+    const cancel = await call<{ status: string }>('DELETE', `/v1/messages/${id}`);
+    assert.equal(cancel.status, 200);
+    assert.equal(cancel.body.status, 'cancelled');
+    const message = await settled(id);
+    assert.equal(message.status, 'cancelled');
+    assert.deepEqual(statuses(message), ['accepted', 'scheduled', 'cancelled']);
+    assert.equal(stack.simulator.submitsFor(id).length, 0);
+    const again = await call<{ error: { code: string } }>('DELETE', `/v1/messages/${id}`);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'not_cancellable');
+  });
+
+  test('a message already submitted cannot be cancelled', async () => {
+    stack.simulator.configure('reports', { dlrDelayMs: 3_000 });
+    try {
+      const id = await send({ to: '+4560123405' });
+      await eventually(async () => ((await view(id)).status === 'submitted' ? true : undefined));
+      const cancel = await call<{ error: { code: string } }>('DELETE', `/v1/messages/${id}`);
+      assert.equal(cancel.status, 409);
+      assert.equal(cancel.body.error.code, 'not_cancellable');
+      assert.equal((await settled(id)).status, 'delivered');
+    } finally {
+      stack.simulator.configure('reports', { dlrDelayMs: 200 });
+    }
+  });
+
+  test('a message that cannot be submitted within its validity period ends expired', async () => {
+    stack.simulator.configure('reports', { failNext: { failure: 'throttled', count: 1 }, retryAfterSeconds: 30 });
+    try {
+      const id = await send({ to: '+4560123406', validitySeconds: 2 });
+      const message = await settled(id);
+      assert.equal(message.status, 'expired');
+      assert.deepEqual(statuses(message), ['accepted', 'routed@reports', 'attempt_failed@reports', 'expired']);
+      assert.equal(stack.simulator.acceptedFor(id).length, 0);
+    } finally {
+      stack.simulator.configure('reports', { retryAfterSeconds: 1 });
+    }
+  });
+});
+
+describe('submit', () => {
+  test('the same clientRef twice is one message, sent once', async () => {
+    const first = await call<{ messages: { id: string; duplicate?: boolean }[] }>('POST', '/v1/messages', {
+      to: '+4560123407',
+      from: 'Acme',
+      body: 'once',
+      clientRef: 'order-42',
+    });
+    const second = await call<{ messages: { id: string; duplicate?: boolean }[] }>('POST', '/v1/messages', {
+      to: '+4560123407',
+      from: 'Acme',
+      body: 'once',
+      clientRef: 'order-42',
+    });
+    const id = first.body.messages[0]?.id ?? '';
+    assert.equal(second.body.messages[0]?.id, id);
+    assert.equal(first.body.messages[0]?.duplicate, undefined);
+    assert.equal(second.body.messages[0]?.duplicate, true);
+    await settled(id);
+    const third = await call<{ messages: { id: string; duplicate?: boolean }[] }>('POST', '/v1/messages', {
+      to: '+4560123407',
+      from: 'Acme',
+      body: 'once',
+      clientRef: 'order-42',
+    });
+    assert.equal(third.body.messages[0]?.duplicate, true);
+    assert.equal(stack.simulator.acceptedFor(id).length, 1);
+  });
+
+  test('a batch answers one id per valid recipient and names the invalid ones', async () => {
+    const answer = await call<{ messages: { id: string; to: string }[]; errors: { index: number; error: { code: string; field: string } }[] }>(
+      'POST',
+      '/v1/messages',
+      { recipients: ['+4560123408', 'not a number', { to: '+4560123409', clientRef: 'batch-b' }], from: 'Acme', body: 'batch' },
+    );
+    assert.equal(answer.status, 202);
+    assert.deepEqual(answer.body.messages.map((message) => message.to), ['+4560123408', '+4560123409']);
+    assert.deepEqual(answer.body.errors.map((error) => [error.index, error.error.code, error.error.field]), [[1, 'invalid_number', 'recipients[1]']]);
+    for (const message of answer.body.messages) {
+      assert.equal((await settled(message.id)).status, 'delivered');
+      assert.equal(stack.simulator.acceptedFor(message.id).length, 1);
+    }
+  });
+});
+
+describe('client callbacks', () => {
+  let client: Server;
+  let clientUrl = '';
+  const received: ClientNotification[] = [];
+  let failuresLeft = 2;
+  let attempts = 0;
+
+  before(async () => {
+    client = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        attempts += 1;
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          res.writeHead(503).end();
+          return;
+        }
+        received.push(JSON.parse(body) as ClientNotification);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => client.listen(0, '127.0.0.1', resolve));
+    clientUrl = `http://127.0.0.1:${(client.address() as AddressInfo).port}/hook`;
+  });
+
+  after(() => {
+    client.close();
+  });
+
+  test('every status change reaches the client in order, retried after the endpoint failed twice, without delaying the message', async () => {
+    const id = await send({ to: '+4560123410', callbackUrl: clientUrl, clientRef: 'cb-1' });
+    const message = await settled(id);
+    const deliveredAt = Date.now();
+    assert.equal(message.status, 'delivered');
+    await eventually(async () => (received.some((entry) => entry.status === 'delivered') ? true : undefined), 30_000, 'the final callback');
+    assert.ok(Date.now() > deliveredAt, 'the message was final before the client heard of it');
+    assert.deepEqual(
+      received.map((entry) => [entry.sequence, entry.status]),
+      message.events.map((event) => [event.sequence, event.status]),
+    );
+    assert.ok(received.every((entry) => entry.id === id && entry.clientRef === 'cb-1'));
+    assert.equal(attempts, received.length + 2);
+  });
+});
+
+describe('a burst of delivery reports', () => {
+  test('2,000 concurrent callbacks are each acknowledged and accounted for (signalled or stored)', async () => {
+    const MESSAGES = 200;
+    const REPORTS_PER_MESSAGE = 10;
+    stack.simulator.configure('reports', { dlrDelayMs: 600_000 });
+    const ids = await Promise.all(Array.from({ length: MESSAGES }, (_, index) => send({ to: `+4560${String(200000 + index)}` })));
+    const providerIds = await Promise.all(
+      ids.map((id) =>
+        eventually(async () => {
+          const current = await view(id);
+          return current.status === 'submitted' && current.providerMessageId ? current.providerMessageId : undefined;
+        }, 60_000),
+      ),
+    );
+
+    const metricsBefore = await deliveryReportCounts();
+    const storedBefore = await stack.db.deliveryReport.count({ where: { providerId: 'reports' } });
+    const pool = new Pool(stack.api.url, { connections: 256 });
+    const statusesSent = ['enroute', 'buffered', 'enroute', 'delivered', 'delivered', 'delivered', 'buffered', 'delivered', 'enroute', 'delivered'];
+    const latencies: number[] = [];
+    const codes = await Promise.all(
+      ids.flatMap((id, index) =>
+        statusesSent.slice(0, REPORTS_PER_MESSAGE).map(async (status) => {
+          const started = performance.now();
+          const response = await pool.request({
+            method: 'POST',
+            path: '/v1/dlr/reports',
+            headers: { 'content-type': 'application/json', 'x-dlr-secret': credentials.dlrSecret },
+            body: JSON.stringify({ id: providerIds[index], reference: id, status }),
+          });
+          await response.body.dump();
+          latencies.push(performance.now() - started);
+          return response.statusCode;
+        }),
+      ),
+    );
+    await pool.close();
+    stack.simulator.configure('reports', { dlrDelayMs: 200 });
+
+    const total = MESSAGES * REPORTS_PER_MESSAGE;
+    assert.equal(codes.length, total);
+    assert.ok(codes.every((code) => code === 200), 'every report acknowledged');
+    const metricsAfter = await deliveryReportCounts();
+    const signalled = metricsAfter.signalled - metricsBefore.signalled;
+    const stored = metricsAfter.stored - metricsBefore.stored;
+    assert.equal(signalled + stored, total, `signalled ${signalled} + stored ${stored}`);
+    assert.equal((await stack.db.deliveryReport.count({ where: { providerId: 'reports' } })) - storedBefore, stored);
+    for (const id of ids) assert.equal((await settled(id)).status, 'delivered');
+
+    latencies.sort((a, b) => a - b);
+    const median = latencies[Math.floor(latencies.length / 2)] ?? 0;
+    const p99 = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
+    console.log(
+      `DLR burst: ${total} concurrent callbacks, all acknowledged; ${signalled} signalled, ${stored} stored; ` +
+        `acknowledgement latency median ${median.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+    );
+  });
+});
+
+async function deliveryReportCounts(): Promise<{ signalled: number; stored: number }> {
+  const response = await request(`${stack.api.url}/metrics`);
+  const text = await response.body.text();
+  let signalled = 0;
+  let stored = 0;
+  for (const line of text.split('\n')) {
+    const match = /^smsrouter_delivery_reports_total\{([^}]*)\} (\d+)/.exec(line);
+    if (!match?.[1]?.includes('provider="reports"')) continue;
+    const value = Number(match[2]);
+    if (match[1].includes('outcome="signalled"')) signalled += value;
+    else stored += value;
+  }
+  return { signalled, stored };
+}

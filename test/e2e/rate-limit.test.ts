@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { request } from 'undici';
+import { DEMO_API_KEY } from '../../src/dev/seed';
+import type { ReceivedSubmit } from '../../src/simulator/server';
+import { eventually, freePort, startStack, type TestStack } from '../support/stack';
+
+const CONFIGURED_TPS = 20;
+const MESSAGES = 200;
+const credentials = { apiKey: 'k' };
+
+let stack: TestStack;
+const children: ChildProcess[] = [];
+
+/** Starts a project entry point in its own process and resolves once it printed `readyText`. */
+async function startProcess(entry: string, env: NodeJS.ProcessEnv, readyText: string): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, '../..', entry)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  await eventually(async () => (output.includes(readyText) ? true : undefined), 60_000, `${entry} to start`);
+}
+
+before(async () => {
+  stack = await startStack();
+  // The provider runs in its own process, as a real one would: arrival times are not skewed by the
+  // router's event loop, and the token-bucket limit judges what really arrives.
+  const simulatorPort = await freePort();
+  await startProcess(
+    'src/simulator/main.ts',
+    {
+      SIMULATOR_PORT: String(simulatorPort),
+      SIMULATOR_PROVIDERS: JSON.stringify([
+        { name: 'limited', dialect: 'generic', credentials, behaviour: { tpsLimit: CONFIGURED_TPS, dlrDelayMs: 50 } },
+      ]),
+    },
+    'simulator listening',
+  );
+  await stack.addProvider({
+    id: 'limited',
+    dialect: 'generic',
+    credentials,
+    routes: [{ prefix: '4550' }],
+    tps: CONFIGURED_TPS,
+    window: 20,
+    baseUrl: `http://127.0.0.1:${simulatorPort}/limited`,
+  });
+  // A second worker process, as a deployment scaled to two machines would run.
+  await startProcess(
+    'src/workers/main.ts',
+    {
+      DATABASE_URL: stack.config.DATABASE_URL,
+      TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
+      PUBLIC_BASE_URL: stack.config.PUBLIC_BASE_URL,
+      LOG_LEVEL: 'info',
+    },
+    'workers running',
+  );
+  // Lets the simulator's address be read back by the test.
+  process.env.RATE_LIMIT_SIMULATOR = `http://127.0.0.1:${simulatorPort}`;
+});
+
+after(async () => {
+  for (const child of children) child.kill('SIGTERM');
+  await stack?.close();
+});
+
+test(`two worker processes together keep one provider within its ${CONFIGURED_TPS} TPS, and it never answers 429`, async () => {
+  const ids = await Promise.all(
+    Array.from({ length: MESSAGES }, async (_, index) => {
+      const response = await request(`${stack.api.url}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ to: `+4550${String(120000 + index)}`, from: 'Acme', body: `rate ${index}` }),
+      });
+      const answer = (await response.body.json()) as { messages: { id: string }[] };
+      return answer.messages[0]?.id ?? '';
+    }),
+  );
+  await Promise.all(ids.map((id) => stack.temporal.workflow.getHandle(id).result()));
+
+  const response = await request(`${process.env.RATE_LIMIT_SIMULATOR}/_control/received`);
+  const received = (await response.body.json()) as ReceivedSubmit[];
+  const accepted = received.filter((entry) => entry.outcome === 'accepted');
+  const throttled = received.filter((entry) => entry.outcome === 'throttled');
+  assert.equal(accepted.length, MESSAGES, 'every message submitted');
+  const perMessage = new Map<string, number>();
+  for (const entry of accepted) perMessage.set(entry.submit.reference ?? '', (perMessage.get(entry.submit.reference ?? '') ?? 0) + 1);
+  for (const id of ids) assert.equal(perMessage.get(id), 1, `${id} submitted once`);
+
+  const times = accepted.map((entry) => entry.receivedAt).sort((a, b) => a - b);
+  const first = times[0] ?? 0;
+  const measuredTps = ((times.length - 1) * 1000) / ((times.at(-1) ?? 0) - first);
+  // The server's limiter, like a provider's, lets one second's worth through at once from idle;
+  // past that first second the rate is the sustained one.
+  const sustained = times.filter((time) => time >= first + 1000);
+  const sustainedTps = ((sustained.length - 1) * 1000) / ((sustained.at(-1) ?? 0) - (sustained[0] ?? 0));
+  console.log(
+    `rate limit: configured ${CONFIGURED_TPS} TPS; measured ${measuredTps.toFixed(2)} TPS over all ${times.length} submits ` +
+      `(ratio ${(measuredTps / CONFIGURED_TPS).toFixed(3)}), sustained ${sustainedTps.toFixed(2)} TPS after the first second ` +
+      `(ratio ${(sustainedTps / CONFIGURED_TPS).toFixed(3)}); 429 answers: ${throttled.length}`,
+  );
+  assert.equal(throttled.length, 0, 'the simulator answered no 429');
+  assert.ok(Math.abs(measuredTps - CONFIGURED_TPS) <= CONFIGURED_TPS * 0.1, `measured ${measuredTps} TPS`);
+  assert.ok(Math.abs(sustainedTps - CONFIGURED_TPS) <= CONFIGURED_TPS * 0.1, `sustained ${sustainedTps} TPS`);
+});
