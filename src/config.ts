@@ -20,6 +20,14 @@ const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Longest a message may be, in SMS parts. */
   MAX_SEGMENTS: z.coerce.number().int().min(1).max(255).default(10),
+  /**
+   * Run the per-provider dispatch workers in this worker process; `false` makes a router-only
+   * process, for deployments that scale routing and dispatch apart.
+   */
+  DISPATCH_WORKERS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   /** Most recipients one `POST /v1/messages` may carry. */
   MAX_BATCH_RECIPIENTS: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Resends via the next route after an `undelivered` report that another route may fix. */

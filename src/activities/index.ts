@@ -7,7 +7,7 @@ import { createStatusActivities } from './status';
 
 /** Activities of the `router` task queue: route look-ups and status writes. */
 export function createRouterActivities(db: Database, catalog: RoutingCatalog) {
-  return { ...createStatusActivities(db), ...createRoutingActivities(catalog) };
+  return { ...createStatusActivities(db), ...createRoutingActivities(db, catalog) };
 }
 
 export { createDispatchActivities, createNotifyActivities, ProviderPools, type DispatchDependencies };

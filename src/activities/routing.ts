@@ -1,12 +1,29 @@
-import type { RouteCandidate } from '../domain/message';
+import type { Database } from '../db/client';
+import type { RouteCandidate, StatusChange } from '../domain/message';
 import type { RoutingCatalog } from '../routing/catalog';
 import { resolveCandidates, type RouteQuery } from '../routing/resolve';
+import { writeStatusChanges } from './status';
 
-export function createRoutingActivities(catalog: RoutingCatalog) {
+export interface RouteMessageInput {
+  readonly query: RouteQuery;
+  /** Changes that happened since the last write (accepted, a failed attempt…), recorded first. */
+  readonly before: readonly StatusChange[];
+  /** Where the `routed` event goes in the message's history; its provider is the one chosen. */
+  readonly routed: Pick<StatusChange, 'messageId' | 'sequence' | 'occurredAt' | 'country'>;
+}
+
+export function createRoutingActivities(db: Database, catalog: RoutingCatalog) {
   return {
-    /** The ordered providers this message may go to; empty when no route matches. */
-    async resolveRoute(query: RouteQuery): Promise<RouteCandidate[]> {
-      return resolveCandidates(await catalog.current(), query);
+    /**
+     * Picks the provider for the message's next attempt and records it as `routed`, together with
+     * the changes before it: one local activity and one write where three would do the same.
+     * Undefined when no route (or no untried provider) is left.
+     */
+    async routeMessage(input: RouteMessageInput): Promise<RouteCandidate | undefined> {
+      const [candidate] = resolveCandidates(await catalog.current(), input.query);
+      const routed: StatusChange[] = candidate ? [{ ...input.routed, status: 'routed', providerId: candidate.providerId }] : [];
+      await writeStatusChanges(db, [...input.before, ...routed]);
+      return candidate;
     },
   };
 }

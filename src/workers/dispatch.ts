@@ -1,3 +1,4 @@
+import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDispatchActivities, type DispatchDependencies, ProviderPools } from '../activities';
@@ -55,12 +56,22 @@ export class DispatchWorkers {
   }
 
   private async start(provider: Provider): Promise<void> {
+    const rate = dispatchRate(provider.tps, this.headroom);
+    // Stored on the server as the queue's own limit, so it holds from the very first task, before
+    // any worker has polled (pollers also send it, and the last one to poll wins).
+    await this.connection.workflowService.updateTaskQueueConfig({
+      namespace: this.namespace,
+      identity: 'smsrouter',
+      taskQueue: providerTaskQueue(provider.id),
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      updateQueueRateLimit: { rateLimit: { requestsPerSecond: rate }, reason: `agreed TPS ${provider.tps} of provider ${provider.id}` },
+    });
     const worker = await Worker.create({
       connection: this.connection,
       namespace: this.namespace,
       taskQueue: providerTaskQueue(provider.id),
       activities: createDispatchActivities(this.deps, this.pools),
-      maxTaskQueueActivitiesPerSecond: dispatchRate(provider.tps, this.headroom),
+      maxTaskQueueActivitiesPerSecond: rate,
       maxConcurrentActivityTaskExecutions: provider.window,
     });
     const run = worker.run().catch((error: unknown) => {
@@ -68,7 +79,7 @@ export class DispatchWorkers {
     });
     this.running.set(provider.id, { worker, run, signature: signatureOf(provider) });
     this.logger.info(
-      { provider: provider.id, tps: provider.tps, dispatchRate: dispatchRate(provider.tps, this.headroom), window: provider.window },
+      { provider: provider.id, tps: provider.tps, dispatchRate: rate, window: provider.window },
       'dispatch worker started',
     );
   }
@@ -84,13 +95,14 @@ export class DispatchWorkers {
 }
 
 /**
- * The server's limiter lets ceil(rate) tasks through at once from idle, and a provider allowing
- * "N per second" lets N through. Keeping ceil(rate) at most N - 1 leaves a request's worth of slack
- * for network jitter from the very first second; the headroom keeps slack growing after that.
+ * The server's limiter lets rate + 1 tasks through at once from idle, then `rate` a second; a
+ * provider allowing "N per second" takes N at once, then N a second. Dispatching at most N − 2 a
+ * second keeps a request's worth of slack for network jitter from the very first second, and the
+ * headroom keeps slack growing after that.
  */
 export function dispatchRate(tps: number, headroom: number): number {
   const rate = tps * (1 - headroom);
-  return tps >= 2 ? Math.min(rate, tps - 1) : rate;
+  return tps > 3 ? Math.min(rate, tps - 2) : rate;
 }
 
 function signatureOf(provider: Provider): string {

@@ -49,12 +49,13 @@ export async function startWorkers(
     logger,
     config.DISPATCH_HEADROOM,
   );
-  await dispatch.sync((await catalog.refresh()).providers.values());
+  const served = async () => (config.DISPATCH_WORKERS ? (await catalog.refresh()).providers.values() : []);
+  await dispatch.sync(await served());
 
   let syncing = Promise.resolve();
   const timer = setInterval(() => {
     syncing = syncing
-      .then(async () => dispatch.sync((await catalog.refresh()).providers.values()))
+      .then(async () => dispatch.sync(await served()))
       .catch((error: unknown) => logger.error({ err: error }, 'provider sync failed'));
   }, PROVIDER_SYNC_MS);
 

@@ -24,5 +24,9 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
     activities: createRouterActivities(options.db, options.catalog),
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentWorkflowTaskPolls: 20,
+    maxConcurrentLocalActivityExecutions: 200,
+    workflowThreadPoolSize: 2,
   });
 }

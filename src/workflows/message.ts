@@ -43,7 +43,7 @@ export const statusQuery = defineQuery<MessageState>('status');
 
 // Database writes and route look-ups are short and local to the router: local activities keep them
 // out of the task queues and cost one marker event each instead of three events.
-const { recordStatus, resolveRoute } = proxyLocalActivities<RouterActivities>({
+const { recordStatus, routeMessage } = proxyLocalActivities<RouterActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
@@ -112,27 +112,69 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     return stopRequested();
   }
 
-  async function record(change: Omit<StatusChange, 'messageId' | 'sequence' | 'occurredAt' | 'country'>): Promise<void> {
-    sequence += 1;
+  type ChangeInput = Omit<StatusChange, 'messageId' | 'sequence' | 'occurredAt' | 'country'>;
+  /** Changes that happened but wait for the next write: nothing needs them in the database sooner. */
+  const unwritten: StatusChange[] = [];
+
+  function stamp(change: ChangeInput, at = sequence + 1): StatusChange {
+    sequence = at;
     state = { status: change.status, providerId: change.providerId, providerMessageId: change.providerMessageId };
-    const occurredAt = new Date().toISOString();
-    await recordStatus({ ...change, messageId: request.messageId, sequence, country: request.country, occurredAt });
-    if (change.status === 'routed' || isFinalStatus(change.status)) {
+    return { ...change, messageId: request.messageId, sequence, country: request.country, occurredAt: new Date().toISOString() };
+  }
+
+  /** Writes a change now, with any that were waiting. */
+  async function record(change: ChangeInput): Promise<void> {
+    const changes = [...unwritten.splice(0), stamp(change)];
+    await recordStatus(changes);
+    await announce(changes);
+  }
+
+  function recordWithNextWrite(change: ChangeInput): void {
+    unwritten.push(stamp(change));
+  }
+
+  /**
+   * Picks the provider for the next attempt (again before each attempt: a provider disabled
+   * meanwhile is not used) and records it as routed, with the changes waiting to be written.
+   */
+  async function route(tried: readonly string[]): Promise<RouteCandidate | undefined> {
+    const before = unwritten.splice(0);
+    const routed = { messageId: request.messageId, sequence: sequence + 1, occurredAt: new Date().toISOString(), country: request.country };
+    const candidate = await routeMessage({
+      query: { to: request.to, accountId: request.accountId, from: request.from, excludeProviders: tried },
+      before,
+      routed,
+    });
+    if (!candidate) {
+      await announce(before);
+      return undefined;
+    }
+    const routedChange = stamp({ status: 'routed', providerId: candidate.providerId }, routed.sequence);
+    await announce([...before, { ...routedChange, occurredAt: routed.occurredAt }]);
+    return candidate;
+  }
+
+  /** Tells the outside world about recorded changes: the Temporal UI's search attributes, the client. */
+  async function announce(changes: readonly StatusChange[]): Promise<void> {
+    const final = changes.find((change) => isFinalStatus(change.status));
+    if (final) {
       upsertSearchAttributes([
-        { key: SEARCH_ATTRIBUTES.status, value: change.status },
-        ...(change.providerId ? [{ key: SEARCH_ATTRIBUTES.provider, value: change.providerId }] : []),
+        { key: SEARCH_ATTRIBUTES.status, value: final.status },
+        ...(final.providerId ? [{ key: SEARCH_ATTRIBUTES.provider, value: final.providerId }] : []),
       ]);
     }
-    await notifyClient({
-      id: request.messageId,
-      clientRef: request.clientRef,
-      sequence,
-      status: change.status,
-      providerId: change.providerId,
-      errorCode: change.errorCode,
-      reason: change.reason,
-      occurredAt,
-    });
+    for (const change of changes) {
+      await notifyClient({
+        id: request.messageId,
+        clientRef: request.clientRef,
+        sequence: change.sequence,
+        status: change.status,
+        providerId: change.providerId,
+        errorCode: change.errorCode,
+        reason: change.reason,
+        occurredAt: change.occurredAt,
+      });
+    }
   }
 
   async function notifyClient(notification: ClientNotification): Promise<void> {
@@ -159,7 +201,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       : { status: 'expired', errorCode: 'validity_expired', reason: 'validity period ended before the message was submitted' };
   }
 
-  await record({ status: 'accepted', message: request });
+  recordWithNextWrite({ status: 'accepted', message: request });
 
   const sendAt = request.sendAt ? Date.parse(request.sendAt) : 0;
   if (sendAt > Date.now()) {
@@ -172,23 +214,16 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
   let lastFailure: MessageOutcome = { status: 'failed', errorCode: 'no_route', reason: `no route to ${request.to}` };
   for (;;) {
     if (stopRequested()) return finish(stoppedOutcome());
-    // Resolved again before each attempt: a provider disabled meanwhile is not used.
-    const [candidate] = await resolveRoute({
-      to: request.to,
-      accountId: request.accountId,
-      from: request.from,
-      excludeProviders: tried,
-    });
+    const candidate = await route(tried);
     if (!candidate) return finish(lastFailure);
     tried.push(candidate.providerId);
     const providerId = candidate.providerId;
-    await record({ status: 'routed', providerId });
 
     const attempt = await attemptDelivery(candidate);
     if (attempt.kind === 'stopped') return finish(stoppedOutcome());
     if (attempt.kind === 'failed') {
       lastFailure = { status: 'failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason };
-      await record({ status: 'attempt_failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason });
+      recordWithNextWrite({ status: 'attempt_failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason });
       continue;
     }
     if (attempt.kind === 'ambiguous') {
@@ -207,7 +242,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       resends += 1;
       phase = 'waiting';
       lastFailure = { status: 'undelivered', providerId, errorCode: outcome.errorCode, reason: outcome.reason };
-      await record({
+      recordWithNextWrite({
         status: 'attempt_failed',
         providerId,
         providerMessageId: outcome.providerMessageId,

@@ -7,7 +7,7 @@ import { applyMigrations } from '../../scripts/migrate';
 import { startApi, type RunningApi } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
-import { seedDemo, DEMO_PROVIDERS, exportDemoCredentials } from '../../src/dev/seed';
+import { DEMO_PROVIDERS, exportDemoCredentials, seedDemoAccount } from '../../src/dev/seed';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { createLogger } from '../../src/logger';
@@ -43,6 +43,8 @@ export interface TestProvider {
   readonly behaviour?: Partial<SimulatedProviderBehaviour>;
   /** A provider served elsewhere (a simulator in its own process); the in-process simulator is not used. */
   readonly baseUrl?: string;
+  /** The in-process simulator already mounts it. */
+  readonly alreadySimulated?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -67,7 +69,13 @@ function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
  * The whole router on this machine: a real Temporal dev server (in memory), a fresh PostgreSQL
  * database with the migrations applied and the demo data seeded, the simulator, workers and API.
  */
-export async function startStack(options: { providers?: readonly SimulatedProviderOptions[] } = {}): Promise<TestStack> {
+export interface StackOptions {
+  readonly providers?: readonly SimulatedProviderOptions[];
+  /** False: the in-process workers route but dispatch nothing (a test brings its own dispatchers). */
+  readonly dispatch?: boolean;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<TestStack> {
   const databaseName = `smsrouter_test_${randomBytes(4).toString('hex')}`;
   const databaseUrl = `${TEST_POSTGRES}/${databaseName}`;
   await applyMigrations(databaseUrl, { log: () => undefined });
@@ -91,9 +99,10 @@ export async function startStack(options: { providers?: readonly SimulatedProvid
     API_PORT: String(apiPort),
     PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    DISPATCH_WORKERS: String(options.dispatch ?? true),
   });
   const db = createDatabase(databaseUrl);
-  await seedDemo(db, simulator.url);
+  await seedDemoAccount(db);
 
   const logger = createLogger(config.LOG_LEVEL, 'test');
   const api = await startApi(config, logger);
@@ -111,7 +120,7 @@ export async function startStack(options: { providers?: readonly SimulatedProvid
     async addProvider(provider) {
       const credentialsRef = `SMSROUTER_CREDENTIALS_${provider.id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
       process.env[credentialsRef] = JSON.stringify(provider.credentials);
-      if (!provider.baseUrl) {
+      if (!provider.baseUrl && !provider.alreadySimulated) {
         simulator.addProvider({ name: provider.id, dialect: provider.dialect, credentials: provider.credentials, behaviour: provider.behaviour });
       }
       await db.provider.create({
@@ -136,7 +145,9 @@ export async function startStack(options: { providers?: readonly SimulatedProvid
         })),
       });
       await Promise.all([stack.workers.catalog.refresh(), api.catalog.refresh()]);
-      await eventually(async () => (stack.workers.dispatch.providerIds.includes(provider.id) ? true : undefined), 10_000, `dispatch worker for ${provider.id}`);
+      if (config.DISPATCH_WORKERS) {
+        await eventually(async () => (stack.workers.dispatch.providerIds.includes(provider.id) ? true : undefined), 10_000, `dispatch worker for ${provider.id}`);
+      }
     },
     async restartWorkers() {
       await stack.workers.shutdown();
@@ -152,6 +163,13 @@ export async function startStack(options: { providers?: readonly SimulatedProvid
       await dropDatabase(databaseName);
     },
   };
+  // One provider for every destination: tests add their own providers and routes on top.
+  if (!options.providers) {
+    const [generic] = DEMO_PROVIDERS;
+    if (generic) {
+      await stack.addProvider({ id: generic.id, dialect: generic.adapter, credentials: generic.credentials, routes: [{ prefix: '*' }], dlrTimeoutSeconds: 60, tps: 50, window: 20, alreadySimulated: true });
+    }
+  }
   return stack;
 }
 

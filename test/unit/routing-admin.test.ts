@@ -288,12 +288,21 @@ routes:
 test('examples/routing.yaml imports and routes as it says', async () => {
   const file = path.join(ROOT, 'examples', 'routing.yaml');
   const summary = await admin.importRoutingText(readFileSync(file, 'utf8'), file);
-  assert.equal(summary.routesAdded, 4);
+  assert.equal(summary.routesAdded, 11);
   const demo = await admin.explain({ number: '+4520123456', account: 'demo', from: 'Acme' });
-  assert.deepEqual(demo.candidates.map((c) => [c.provider, c.prefix, c.account, c.price]), [['sim-generic', '45', 'demo', 0.025]]);
+  assert.deepEqual(demo.candidates.map((c) => [c.provider, c.prefix, c.account, c.price]), [['sim-generic', '4520', 'demo', 0.025]]);
   const other = await admin.explain({ number: '4520123456' });
   assert.equal(other.to, '+4520123456');
-  assert.deepEqual(other.candidates.map((c) => [c.provider, c.prefix, c.price]), [['sim-generic', '4520', 0.03]]);
+  assert.deepEqual(other.candidates.map((c) => [c.provider, c.prefix, c.price]), [
+    ['sim-gatewayapi', '45', 0.028],
+    ['sim-generic', '45', 0.035],
+  ]);
+  const uk = await admin.explain({ number: '+447400123456' });
+  assert.deepEqual(uk.candidates.map((c) => c.provider), ['sim-vonage', 'sim-twilio']);
+  const germany = await admin.explain({ number: '+4915112345678' });
+  assert.deepEqual(germany.candidates.map((c) => [c.provider, c.share]), [['sim-vonage', 0.7], ['sim-gatewayapi', 0.3]]);
+  const elsewhere = await admin.explain({ number: '+33612345678' });
+  assert.deepEqual(elsewhere.candidates.map((c) => [c.provider, c.prefix]), [['sim-generic', '*'], ['sim-vonage', '*']]);
 });
 
 test('explain: ordered candidates, shares, and clear errors', async () => {
