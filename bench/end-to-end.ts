@@ -3,7 +3,7 @@
 // with bounded client concurrency; the figures say how fast the API accepts them, how fast they
 // reach a final status, what the API and the DLR webhook cost per request, and what Temporal keeps.
 //
-//   BENCH_MESSAGES=2000 BENCH_CONCURRENCY=32 npx tsx bench/end-to-end.ts
+//   BENCH_MESSAGES=2000 BENCH_CONCURRENCY=32 npm run bench -- end-to-end
 
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -207,17 +207,4 @@ export async function benchEndToEnd(): Promise<BenchResult> {
   } finally {
     await stack.close();
   }
-}
-
-if (require.main === module) {
-  benchEndToEnd().then(
-    (result) => {
-      console.log(result.name);
-      for (const [figure, value] of Object.entries(result.figures)) console.log(`  ${figure}: ${value}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
 }

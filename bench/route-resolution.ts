@@ -1,7 +1,7 @@
 // Route resolution over a large table: how long the prefix tree takes to build, how many
 // resolutions per second it answers, and how that compares with scanning every route per message.
 //
-//   npx tsx bench/route-resolution.ts
+//   npm run bench -- route-resolution
 
 import { performance } from 'node:perf_hooks';
 import type { Provider } from '../src/generated/prisma/client';
@@ -182,17 +182,4 @@ export async function benchRouteResolution(): Promise<BenchResult> {
       'speed-up over linear scan': `${Math.round(trieRate / linearRate)}×`,
     },
   };
-}
-
-if (require.main === module) {
-  benchRouteResolution().then(
-    (result) => {
-      console.log(result.name);
-      for (const [figure, value] of Object.entries(result.figures)) console.log(`  ${figure}: ${value}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
 }

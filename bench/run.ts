@@ -1,13 +1,18 @@
-// Runs every benchmark, one after the other so they do not compete for the CPU, and prints each
+// Runs the benchmarks, one after the other so they do not compete for the CPU, and prints each
 // one's figures as a table.
 //
-//   npm run bench                       (BENCH_MESSAGES, BENCH_CONCURRENCY tune the end-to-end run)
+//   npm run bench                       every benchmark
+//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end)
+//   (BENCH_MESSAGES, BENCH_CONCURRENCY tune the end-to-end run)
 
 import { benchEndToEnd } from './end-to-end';
 import { benchRouteResolution } from './route-resolution';
 import type { BenchResult } from './types';
 
-const BENCHMARKS: readonly (() => Promise<BenchResult>)[] = [benchRouteResolution, benchEndToEnd];
+const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
+  'route-resolution': benchRouteResolution,
+  'end-to-end': benchEndToEnd,
+};
 
 function formatTable(result: BenchResult): string {
   const rows = Object.entries(result.figures).map(([figure, value]) => [figure, String(value)] as const);
@@ -27,8 +32,12 @@ function formatTable(result: BenchResult): string {
 }
 
 async function main(): Promise<void> {
-  for (const benchmark of BENCHMARKS) {
-    console.log(`${formatTable(await benchmark())}\n`);
+  const names = process.argv.slice(2);
+  const unknown = names.filter((name) => !(name in BENCHMARKS));
+  if (unknown.length > 0) throw new Error(`no benchmark ${unknown.join(', ')}; there are ${Object.keys(BENCHMARKS).join(', ')}`);
+  for (const name of names.length > 0 ? names : Object.keys(BENCHMARKS)) {
+    const benchmark = BENCHMARKS[name];
+    if (benchmark) console.log(`${formatTable(await benchmark())}\n`);
   }
 }
 

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { Client as PgClient } from 'pg';
 import { applyMigrations } from '../../scripts/migrate';
+import { dropDatabase, throwawayDatabaseUrl } from './database';
 import { startApi, type RunningApi } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
@@ -13,9 +12,6 @@ import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-s
 import { createLogger } from '../../src/logger';
 import { ProviderSimulator, type SimulatedProviderBehaviour, type SimulatedProviderOptions } from '../../src/simulator/server';
 import { startWorkers, type RunningWorkers } from '../../src/workers/main';
-
-/** Postgres server the tests use; each stack gets a throwaway database on it. */
-const TEST_POSTGRES = process.env.TEST_DATABASE_SERVER_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 
 export interface TestStack {
   readonly config: Config;
@@ -76,8 +72,7 @@ export interface StackOptions {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
-  const databaseName = `smsrouter_test_${randomBytes(4).toString('hex')}`;
-  const databaseUrl = `${TEST_POSTGRES}/${databaseName}`;
+  const { name: databaseName, url: databaseUrl } = throwawayDatabaseUrl('test');
   await applyMigrations(databaseUrl, { log: () => undefined });
 
   const temporalPort = await freePort();
@@ -171,16 +166,6 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     }
   }
   return stack;
-}
-
-async function dropDatabase(name: string): Promise<void> {
-  const admin = new PgClient({ connectionString: `${TEST_POSTGRES}/postgres` });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
 }
 
 /** Polls until `check` returns a value, or fails with the last value seen. */

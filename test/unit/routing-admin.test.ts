@@ -4,16 +4,14 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Client } from 'pg';
-import { applyMigrations, DEFAULT_DATABASE_URL } from '../../scripts/migrate';
 import { adminPlugin } from '../../src/api/admin';
 import { installErrorHandling } from '../../src/api/server';
-import { createDatabase, type Database } from '../../src/db/client';
+import type { Database } from '../../src/db/client';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 import {
   RoutingAdmin,
   RoutingConflictError,
@@ -29,29 +27,19 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const ADMIN_KEY = 'test-admin-key-0123456789';
 const CREDENTIALS_REF = 'SMSROUTER_CREDENTIALS_SECRET_SAUCE';
 
-const serverUrl = new URL(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
-serverUrl.search = '';
-const databaseName = `smsrouter_routing_${randomBytes(4).toString('hex')}`;
-const databaseUrl = Object.assign(new URL(serverUrl), { pathname: `/${databaseName}` }).toString();
-
+let testDatabase: TestDatabase;
+let databaseUrl: string;
 let db: Database;
 let admin: RoutingAdmin;
 
 before(async () => {
-  await applyMigrations(databaseUrl);
-  db = createDatabase(databaseUrl);
+  testDatabase = await createTestDatabase('routing');
+  ({ url: databaseUrl, db } = testDatabase);
   admin = new RoutingAdmin(db);
 });
 
 after(async () => {
-  await db?.$disconnect();
-  const client = new Client({ connectionString: Object.assign(new URL(serverUrl), { pathname: '/postgres' }).toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await testDatabase?.drop();
 });
 
 beforeEach(async () => {

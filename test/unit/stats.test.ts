@@ -3,20 +3,15 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Client } from 'pg';
-import { applyMigrations, DEFAULT_DATABASE_URL } from '../../scripts/migrate';
 import { ApiKeyAuthenticator, hashApiKey } from '../../src/api/auth';
 import { installErrorHandling } from '../../src/api/server';
 import { statsPlugin, type StatsGroup, type StatsReport } from '../../src/api/stats';
-import { createDatabase, type Database } from '../../src/db/client';
+import type { Database } from '../../src/db/client';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 import type { MessageStatus } from '../../src/domain/status';
 
-const serverUrl = new URL(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
-serverUrl.search = '';
-const databaseName = `smsrouter_stats_${randomBytes(4).toString('hex')}`;
-const databaseUrl = Object.assign(new URL(serverUrl), { pathname: `/${databaseName}` }).toString();
+let testDatabase: TestDatabase;
 
 const ACME_KEY = 'acme-stats-key';
 const OTHER_KEY = 'other-stats-key';
@@ -79,8 +74,8 @@ function submittedThen(submitAt: Date, ...rest: (readonly [MessageStatus, Date])
 }
 
 before(async () => {
-  await applyMigrations(databaseUrl);
-  db = createDatabase(databaseUrl);
+  testDatabase = await createTestDatabase('stats');
+  db = testDatabase.db;
   await db.account.createMany({
     data: [
       { id: 'acme', name: 'Acme' },
@@ -152,14 +147,7 @@ before(async () => {
 
 after(async () => {
   await app?.close();
-  await db?.$disconnect();
-  const client = new Client({ connectionString: Object.assign(new URL(serverUrl), { pathname: '/postgres' }).toString() });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
+  await testDatabase?.drop();
 });
 
 interface ErrorAnswer {
