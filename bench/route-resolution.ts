@@ -50,6 +50,7 @@ function providers(): Provider[] {
     credentialsRef: null,
     tps: 100,
     window: 10,
+    pipelining: 1,
     dlrTimeoutSeconds: 60,
     deliveryGuarantee: 'at_most_once',
     enabled: index >= DISABLED_PROVIDERS,

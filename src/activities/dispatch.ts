@@ -29,28 +29,30 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
  * per SMS would cost more than the SMS.
  */
 export class ProviderPools {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, { pool: Pool; settings: string }>();
 
   constructor(private readonly submitTimeoutMs: number) {}
 
-  poolFor(origin: string, connections: number): Pool {
-    let pool = this.pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections,
-        pipelining: 1,
-        keepAliveTimeout: 30_000,
-        headersTimeout: this.submitTimeoutMs,
-        bodyTimeout: this.submitTimeoutMs,
-        connectTimeout: Math.min(this.submitTimeoutMs, 5_000),
-      });
-      this.pools.set(origin, pool);
-    }
+  /** The origin's pool; a provider whose window or pipelining changed gets a new one, the old one drains. */
+  poolFor(origin: string, connections: number, pipelining: number): Pool {
+    const settings = `${connections}/${pipelining}`;
+    const existing = this.pools.get(origin);
+    if (existing?.settings === settings) return existing.pool;
+    if (existing) void existing.pool.close();
+    const pool = new Pool(origin, {
+      connections,
+      pipelining,
+      keepAliveTimeout: 30_000,
+      headersTimeout: this.submitTimeoutMs,
+      bodyTimeout: this.submitTimeoutMs,
+      connectTimeout: Math.min(this.submitTimeoutMs, 5_000),
+    });
+    this.pools.set(origin, { pool, settings });
     return pool;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((pool) => pool.close()));
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.close()));
     this.pools.clear();
   }
 }
@@ -78,7 +80,7 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
         credentials,
       );
       const base = new URL(provider.baseUrl);
-      const pool = pools.poolFor(base.origin, provider.window);
+      const pool = pools.poolFor(base.origin, provider.window, provider.pipelining);
 
       let response: HttpResponse;
       try {

@@ -28,7 +28,7 @@ const idParams = {
 // a credentials reference can never reach a client even if a view grew one by mistake.
 const providerView = {
   type: 'object',
-  required: ['id', 'adapter', 'baseUrl', 'hasCredentials', 'tps', 'window', 'dlrTimeoutSeconds', 'deliveryGuarantee', 'enabled', 'updatedAt'],
+  required: ['id', 'adapter', 'baseUrl', 'hasCredentials', 'tps', 'window', 'pipelining', 'dlrTimeoutSeconds', 'deliveryGuarantee', 'enabled', 'updatedAt'],
   properties: {
     id: { type: 'string' },
     adapter: { type: 'string' },
@@ -36,6 +36,7 @@ const providerView = {
     hasCredentials: { type: 'boolean' },
     tps: { type: 'integer' },
     window: { type: 'integer' },
+    pipelining: { type: 'integer' },
     dlrTimeoutSeconds: { type: 'integer' },
     deliveryGuarantee: { type: 'string' },
     enabled: { type: 'boolean' },

@@ -8,9 +8,9 @@ const USAGE = `usage: npm run cli -- <command>
 
   providers list [--json]
   providers add --id ID --adapter NAME --base-url URL --tps N --window N
-                [--credentials-ref ENV_VAR] [--dlr-timeout SECONDS]
+                [--pipelining N] [--credentials-ref ENV_VAR] [--dlr-timeout SECONDS]
                 [--delivery-guarantee at-most-once|at-least-once] [--disabled] [--json]
-  providers update ID [--adapter NAME] [--base-url URL] [--tps N] [--window N]
+  providers update ID [--adapter NAME] [--base-url URL] [--tps N] [--window N] [--pipelining N]
                 [--credentials-ref ENV_VAR | --no-credentials] [--dlr-timeout SECONDS]
                 [--delivery-guarantee ...] [--enable | --disable] [--json]
   providers disable ID
@@ -58,6 +58,7 @@ const PROVIDER_OPTIONS: Options = {
   'credentials-ref': text,
   tps: text,
   window: text,
+  pipelining: text,
   'dlr-timeout': text,
   'delivery-guarantee': text,
 };
@@ -87,6 +88,7 @@ function providerFields(values: Parsed['values']): Record<string, unknown> {
     credentialsRef: optionalText(values['credentials-ref']),
     tps: numeric(values.tps),
     window: numeric(values.window),
+    pipelining: numeric(values.pipelining),
     dlrTimeoutSeconds: numeric(values['dlr-timeout']),
     deliveryGuarantee: optionalText(values['delivery-guarantee']),
   });

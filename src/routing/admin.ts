@@ -70,7 +70,7 @@ const DELIVERY_GUARANTEES = { 'at-most-once': 'at_most_once', 'at-least-once': '
 type DeliveryGuaranteeName = keyof typeof DELIVERY_GUARANTEES;
 
 /** What a new provider gets for a field its definition leaves out; the same as schema.prisma's defaults. */
-const PROVIDER_DEFAULTS = { dlrTimeoutSeconds: 172_800, deliveryGuarantee: 'at-most-once', enabled: true } as const;
+const PROVIDER_DEFAULTS = { dlrTimeoutSeconds: 172_800, pipelining: 1, deliveryGuarantee: 'at-most-once', enabled: true } as const;
 
 /** Columns are PostgreSQL integers. */
 function wholeNumber(min: number): z.ZodNumber {
@@ -102,6 +102,7 @@ const providerDefinition = z.strictObject({
   credentialsRef: credentialsRef.optional(),
   tps: wholeNumber(1),
   window: wholeNumber(1),
+  pipelining: wholeNumber(1).optional(),
   dlrTimeoutSeconds: wholeNumber(1).optional(),
   deliveryGuarantee: deliveryGuarantee.optional(),
   enabled: z.boolean().optional(),
@@ -116,6 +117,7 @@ const providerChanges = z
     credentialsRef: credentialsRef.nullable(),
     tps: wholeNumber(1),
     window: wholeNumber(1),
+    pipelining: wholeNumber(1),
     dlrTimeoutSeconds: wholeNumber(1),
     deliveryGuarantee,
     enabled: z.boolean(),
@@ -186,6 +188,7 @@ export interface ProviderView {
   readonly hasCredentials: boolean;
   readonly tps: number;
   readonly window: number;
+  readonly pipelining: number;
   readonly dlrTimeoutSeconds: number;
   readonly deliveryGuarantee: DeliveryGuaranteeName;
   readonly enabled: boolean;
@@ -228,6 +231,7 @@ function providerView(provider: Provider): ProviderView {
     hasCredentials: provider.credentialsRef !== null,
     tps: provider.tps,
     window: provider.window,
+    pipelining: provider.pipelining,
     dlrTimeoutSeconds: provider.dlrTimeoutSeconds,
     deliveryGuarantee: guaranteeName(provider.deliveryGuarantee),
     enabled: provider.enabled,
@@ -467,6 +471,7 @@ function providerRow(definition: z.output<typeof providerDefinition>): Prisma.Pr
     credentialsRef: definition.credentialsRef ?? null,
     tps: definition.tps,
     window: definition.window,
+    pipelining: definition.pipelining ?? PROVIDER_DEFAULTS.pipelining,
     dlrTimeoutSeconds: definition.dlrTimeoutSeconds ?? PROVIDER_DEFAULTS.dlrTimeoutSeconds,
     deliveryGuarantee: DELIVERY_GUARANTEES[definition.deliveryGuarantee ?? PROVIDER_DEFAULTS.deliveryGuarantee],
     enabled: definition.enabled ?? PROVIDER_DEFAULTS.enabled,

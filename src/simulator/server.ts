@@ -9,7 +9,7 @@ import type { SimulatedFailure, SimulatedOutcome, SimulatedSubmit, SimulatorRequ
 
 /** How one simulated provider behaves; every field can be changed while the simulator runs. */
 export interface SimulatedProviderBehaviour {
-  /** Delay before each answer to a submit. */
+  /** How long the provider takes to answer a submit (throttling answers come at once). */
   latencyMs: number;
   /** Delay between accepting a submit and calling the DLR webhook. */
   dlrDelayMs: number;
@@ -213,7 +213,9 @@ export class ProviderSimulator {
     if (behaviour.failNext && behaviour.failNext.count > 0) {
       const { failure, count } = behaviour.failNext;
       behaviour.failNext = count > 1 ? { failure, count: count - 1 } : undefined;
-      record(failure);
+      const entry = record(failure);
+      if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
+      entry.answeredAt = Date.now();
       return sendResponse(res, dialect.failureResponse(failure, behaviour.retryAfterSeconds));
     }
 

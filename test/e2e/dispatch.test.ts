@@ -229,3 +229,36 @@ describe('every wire format over real HTTP', () => {
     await response.body.dump();
   });
 });
+
+describe('providers changing under traffic', () => {
+  test('a provider disabled while a message waits is not used for its next attempt, and its worker stops polling', async () => {
+    await stack.addProvider({
+      id: 'slow-first',
+      dialect: 'generic',
+      credentials,
+      routes: [{ prefix: '4532', priority: 0 }],
+      behaviour: { latencyMs: 1_500, failNext: { failure: 'invalid_number', count: 1 } },
+    });
+    await stack.addProvider({ id: 'soon-disabled', dialect: 'generic', credentials, routes: [{ prefix: '4532', priority: 1 }] });
+    await stack.addProvider({ id: 'last-resort', dialect: 'generic', credentials, routes: [{ prefix: '4532', priority: 2 }] });
+
+    const id = await send('+4532123401');
+    // The first provider holds its (permanent) refusal for 1.5 s; meanwhile the next one is disabled.
+    await eventually(async () => (stack.simulator.submitsFor(id).length === 1 ? true : undefined));
+    await stack.db.provider.update({ where: { id: 'soon-disabled' }, data: { enabled: false } });
+    await stack.workers.catalog.refresh();
+
+    const view = await settled(id);
+    assert.equal(view.status, 'delivered');
+    assert.deepEqual(statuses(view), [
+      'accepted',
+      'routed@slow-first',
+      'attempt_failed@slow-first',
+      'routed@last-resort',
+      'submitted@last-resort',
+      'delivered@last-resort',
+    ]);
+    assert.deepEqual(stack.simulator.submitsFor(id).map((entry) => entry.provider), ['slow-first', 'last-resort']);
+    await eventually(async () => (stack.workers.dispatch.providerIds.includes('soon-disabled') ? undefined : true), 10_000, 'the disabled provider to stop polling');
+  });
+});

@@ -78,6 +78,18 @@ describe('one message end to end', () => {
     assert.equal(submits[0]?.submit.to, '+4520123456');
     assert.equal(submits[0]?.submit.body, 'Your code is 1234');
 
+    // Ops can find it in the Temporal UI by its search attributes.
+    const found = await eventually(async () => {
+      const runs = [];
+      for await (const run of stack.temporal.workflow.list({
+        query: `SmsStatus = "delivered" AND SmsProvider = "sim-generic" AND SmsCountry = "DK" AND SmsAccount = "demo"`,
+      })) {
+        runs.push(run.workflowId);
+      }
+      return runs.includes(accepted.id) ? runs : undefined;
+    });
+    assert.ok(found.includes(accepted.id));
+
     const row = await stack.db.message.findUniqueOrThrow({ where: { id: accepted.id } });
     assert.equal(row.status, 'delivered');
     assert.equal(row.country, 'DK');

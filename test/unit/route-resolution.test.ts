@@ -15,6 +15,7 @@ function provider(id: string, overrides: Partial<Provider> = {}): Provider {
     credentialsRef: null,
     tps: 10,
     window: 5,
+    pipelining: 1,
     dlrTimeoutSeconds: 60,
     deliveryGuarantee: 'at_most_once',
     enabled: true,

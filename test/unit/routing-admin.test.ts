@@ -73,10 +73,12 @@ test('providers: add, list, update, disable', async () => {
   assert.equal(added.hasCredentials, true);
   assert.equal(added.deliveryGuarantee, 'at-least-once');
   assert.equal(added.dlrTimeoutSeconds, 172_800);
+  assert.equal(added.pipelining, 1);
   assert.equal(added.enabled, true);
 
-  const updated = await admin.updateProvider('alpha', { tps: 25, dlrTimeoutSeconds: 30, credentialsRef: null });
+  const updated = await admin.updateProvider('alpha', { tps: 25, dlrTimeoutSeconds: 30, credentialsRef: null, pipelining: 4 });
   assert.equal(updated.tps, 25);
+  assert.equal(updated.pipelining, 4);
   assert.equal(updated.dlrTimeoutSeconds, 30);
   assert.equal(updated.hasCredentials, false);
 
@@ -111,6 +113,7 @@ test('invalid provider changes are refused with the field named, and change noth
   await assert.rejects(admin.addProvider(providerInput('beta', { baseUrl: 'not a url' })), invalid('baseUrl'));
   await assert.rejects(admin.addProvider(providerInput('beta', { baseUrl: 'ftp://example.com' })), invalid('baseUrl'));
   await assert.rejects(admin.addProvider(providerInput('beta', { dlrTimeoutSeconds: 0 })), invalid('dlrTimeoutSeconds'));
+  await assert.rejects(admin.addProvider(providerInput('beta', { pipelining: 0 })), invalid('pipelining', /at least 1/));
   await assert.rejects(admin.addProvider({ ...providerInput('beta'), tsp: 5 }), invalid('tsp', /not a known field/));
   await assert.rejects(admin.addProvider({ id: 'beta', adapter: 'generic' }), invalid('baseUrl', /is required/));
   await assert.rejects(admin.addProvider(providerInput('bad id/')), invalid('id'));
