@@ -13,6 +13,17 @@ export function readCredentials(credentialsRef: string | null, env: NodeJS.Proce
   if (!credentialsRef) return {};
   const raw = env[credentialsRef];
   if (raw === undefined) throw new CredentialsError(`environment variable ${credentialsRef} is not set`);
+  // Every submit and every DLR needs them: parse each distinct value once.
+  const cached = parsed.get(raw);
+  if (cached) return cached;
+  const credentials = parseCredentials(credentialsRef, raw);
+  parsed.set(raw, credentials);
+  return credentials;
+}
+
+const parsed = new Map<string, Credentials>();
+
+function parseCredentials(credentialsRef: string, raw: string): Credentials {
   let value: unknown;
   try {
     value = JSON.parse(raw);
