@@ -15,6 +15,8 @@ const MESSAGES = 300;
 const credentials = { apiKey: 'k' };
 
 let stack: TestStack;
+/** The provider simulator in its own process. */
+let simulatorUrl = '';
 const children: ChildProcess[] = [];
 
 /** Starts a project entry point in its own process and resolves once it printed `readyText`. */
@@ -56,8 +58,7 @@ before(async () => {
     window: 30,
     baseUrl: `http://127.0.0.1:${simulatorPort}/limited`,
   });
-  // Lets the simulator's address be read back by the test.
-  process.env.RATE_LIMIT_SIMULATOR = `http://127.0.0.1:${simulatorPort}`;
+  simulatorUrl = `http://127.0.0.1:${simulatorPort}`;
 });
 
 after(async () => {
@@ -113,7 +114,7 @@ test(`two worker processes together keep one provider within its ${CONFIGURED_TP
   // Only the submits are measured: the simulator holds its DLRs back so that finishing messages
   // does not compete with dispatching them for this machine's two cores.
   const received = await eventually(async () => {
-    const response = await request(`${process.env.RATE_LIMIT_SIMULATOR}/_control/received`);
+    const response = await request(`${simulatorUrl}/_control/received`);
     const entries = (await response.body.json()) as ReceivedSubmit[];
     return entries.filter((entry) => entry.outcome === 'accepted').length >= MESSAGES ? entries : undefined;
   }, 120_000, 'every submit at the provider');
