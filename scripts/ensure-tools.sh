@@ -8,13 +8,7 @@ lock_stamp=node_modules/.package-lock.sha256
 lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_sum" ]; then
   echo "smsrouter: installing node modules (npm ci)..."
-  # A registry mirror that lacks some platforms' optional packages (@swc/core for darwin, win32…)
-  # makes `npm ci` refuse the lock file; `npm install` still installs the locked versions.
-  if ! npm ci --no-audit --no-fund --loglevel=error 2>/tmp/smsrouter-npm-ci.log; then
-    grep -q 'EUSAGE' /tmp/smsrouter-npm-ci.log || { cat /tmp/smsrouter-npm-ci.log >&2; exit 1; }
-    echo "smsrouter: npm ci refused the lock file (optional platform packages missing from the registry); using npm install"
-    npm install --no-audit --no-fund --loglevel=error
-  fi
+  npm ci --no-audit --no-fund --loglevel=error
   lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
   echo "$lock_sum" > "$lock_stamp"
 fi
