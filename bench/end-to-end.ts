@@ -10,6 +10,7 @@ import { Pool } from 'undici';
 import { DEMO_API_KEY, DEMO_PROVIDERS } from '../src/dev/seed';
 import { FINAL_STATUSES, type MessageStatus } from '../src/domain/status';
 import { startStack, type TestStack } from '../test/support/stack';
+import { runBareShape } from './bare-shape/run';
 import type { BenchResult } from './types';
 
 /** Well above the demo's 50/20, so the router rather than the provider contract sets the pace. */
@@ -180,6 +181,8 @@ export async function benchEndToEnd(): Promise<BenchResult> {
     const { historyEvents, statusEvents } = await historyLengths(stack, run.ids);
     const historyMedian = percentile(ascending(historyEvents), 0.5);
     const statusMedian = percentile(ascending(statusEvents), 0.5);
+    // The same number of workflows of the message's shape with no router code, on the same server.
+    const bare = await runBareShape({ address: stack.config.TEMPORAL_ADDRESS, count: messages, concurrency });
 
     return {
       name: 'end to end (REST API → Temporal → simulated provider → DLR → PostgreSQL)',
@@ -193,6 +196,9 @@ export async function benchEndToEnd(): Promise<BenchResult> {
         'end to end, submit to final (msg/s)': round(endToEndRate),
         'end to end / API acceptance rate': ratio(endToEndRate / acceptedRate),
         'end to end / provider tps': ratio(endToEndRate / PROVIDER_TPS),
+        'bare Temporal, same workflow shape and server (wf/s)': round(bare.rate),
+        'router end to end / bare Temporal': ratio(endToEndRate / bare.rate),
+        'bare Temporal history events per workflow': bare.historyEvents,
         'API latency median (ms)': round(percentile(apiLatency, 0.5)),
         'API latency p99 (ms)': round(percentile(apiLatency, 0.99)),
         'DLR callbacks': callbacks.length,

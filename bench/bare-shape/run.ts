@@ -1,0 +1,80 @@
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import { performance } from 'node:perf_hooks';
+import { createBareShapeActivities } from './activities';
+import { BARE_DISPATCH_TASK_QUEUE, BARE_ROUTER_TASK_QUEUE, bareMessageWorkflow } from './workflows';
+
+export interface BareShapeRun {
+  /** Workflows per second, from the first start to the last completion. */
+  readonly rate: number;
+  readonly historyEvents: number;
+}
+
+export interface BareShapeOptions {
+  readonly address: string;
+  readonly namespace?: string;
+  readonly count: number;
+  /** Workflows being started at once, as the router's API client has requests in flight. */
+  readonly concurrency: number;
+}
+
+/**
+ * Runs `count` bare message-shaped workflows against a Temporal server, with workers tuned as the
+ * router's are (same pollers and slots), and measures how fast they complete.
+ */
+export async function runBareShape(options: BareShapeOptions): Promise<BareShapeRun> {
+  const namespace = options.namespace ?? 'default';
+  const connection = await NativeConnection.connect({ address: options.address });
+  const clientConnection = await Connection.connect({ address: options.address });
+  const client = new Client({ connection: clientConnection, namespace });
+  let reportFailures = 0;
+  const activities = createBareShapeActivities(client, () => {
+    reportFailures += 1;
+  });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: new DefaultLogger('WARN') });
+  const router = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: BARE_ROUTER_TASK_QUEUE,
+    workflowBundle,
+    activities,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxConcurrentWorkflowTaskPolls: 20,
+    maxConcurrentLocalActivityExecutions: 200,
+    workflowThreadPoolSize: 2,
+  });
+  const dispatch = await Worker.create({
+    connection,
+    namespace,
+    taskQueue: BARE_DISPATCH_TASK_QUEUE,
+    activities,
+    maxConcurrentActivityTaskExecutions: 100,
+  });
+  const runId = Date.now().toString(36);
+  const ids = Array.from({ length: options.count }, (_, index) => `bare-${runId}-${index}`);
+  try {
+    return await router.runUntil(dispatch.runUntil(measure()));
+  } finally {
+    await clientConnection.close();
+    await connection.close();
+  }
+
+  async function measure(): Promise<BareShapeRun> {
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(options.concurrency, ids.length) }, async () => {
+        for (let index = next++; index < ids.length; index = next++) {
+          const id = ids[index];
+          if (id !== undefined) await client.workflow.start(bareMessageWorkflow, { workflowId: id, taskQueue: BARE_ROUTER_TASK_QUEUE, args: [id] });
+        }
+      }),
+    );
+    await Promise.all(ids.map((id) => client.workflow.getHandle(id).result()));
+    const seconds = (performance.now() - started) / 1000;
+    if (reportFailures > 0) throw new Error(`${reportFailures} bare reports could not be signalled`);
+    const sample = ids[Math.floor(ids.length / 2)] ?? '';
+    const history = await client.workflow.getHandle(sample).fetchHistory();
+    return { rate: ids.length / seconds, historyEvents: history.events?.length ?? 0 };
+  }
+}
