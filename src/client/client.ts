@@ -14,6 +14,7 @@ import type { CancelResult, MessageOutcome, MessagePolicy } from '../domain/mess
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { isFinalStatus, type MessageStatus } from '../domain/status';
 import { cancelUpdate, messageWorkflow, statusQuery } from '../workflows';
+import { forEachConcurrently } from './concurrency';
 import { FinalStatusTimeoutError, MessageConflictError, MessageNotFoundError } from './errors';
 import {
   conflictingField,
@@ -305,16 +306,10 @@ export class SmsRouterClient {
   private async startAll(messages: readonly PreparedMessage[]): Promise<StartOutcome[]> {
     const known = await this.knownByReference(messages);
     const outcomes = new Array<StartOutcome>(messages.length);
-    let next = 0;
-    const lane = async () => {
-      for (let index = next++; index < messages.length; index = next++) {
-        const message = messages[index];
-        if (!message) continue;
-        const existing = message.request.clientRef ? known.get(message.request.clientRef) : undefined;
-        outcomes[index] = existing ? this.againstKnown(message, existing) : await this.start(message);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, messages.length) }, lane));
+    await forEachConcurrently(messages, START_CONCURRENCY, async (message, index) => {
+      const existing = message.request.clientRef ? known.get(message.request.clientRef) : undefined;
+      outcomes[index] = existing ? this.againstKnown(message, existing) : await this.start(message);
+    });
     return outcomes;
   }
 

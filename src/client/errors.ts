@@ -1,8 +1,11 @@
 import type { MessageStatus } from '../domain/status';
+import type { RejectedRecipient } from './request';
 
 /** Every error the SDK throws on purpose; `code` is the same code the REST API answers with. */
 export abstract class SmsRouterError extends Error {
   abstract readonly code: string;
+  /** The input field at fault, when there is one. */
+  readonly field?: string;
 }
 
 /** What is wrong with a message's input, by the REST API's error codes. */
@@ -14,7 +17,9 @@ export class InvalidMessageError extends SmsRouterError {
   constructor(
     readonly code: InvalidMessageCode,
     message: string,
-    readonly field: string,
+    override readonly field: string,
+    /** A batch none of whose numbers is valid: each recipient, with why. */
+    readonly recipients: readonly RejectedRecipient[] = [],
   ) {
     super(message);
   }
@@ -31,7 +36,7 @@ export class MessageConflictError extends SmsRouterError {
     /** The existing message the reference names. */
     readonly messageId: string,
     readonly clientRef: string,
-    readonly field: string,
+    override readonly field: string,
   ) {
     super(`clientRef "${clientRef}" already names message ${messageId} with a different ${field}`);
   }
@@ -45,7 +50,7 @@ export class MessageConflictError extends SmsRouterError {
 export class MessageNotFoundError extends SmsRouterError {
   override readonly name = 'MessageNotFoundError';
   readonly code = 'not_found';
-  readonly field = 'id';
+  override readonly field = 'id';
   constructor(readonly messageId: string) {
     super(`no message ${messageId} in this Temporal namespace for this account (never sent, or finished before the retention period)`);
   }

@@ -177,7 +177,7 @@ export function prepareBatch(input: BatchInput, context: RequestContext): Prepar
   });
   if (messages.length === 0) {
     const [first] = rejected;
-    throw new InvalidMessageError('invalid_number', first?.error.message ?? 'no valid recipient', first?.error.field ?? 'recipients');
+    throw new InvalidMessageError('invalid_number', first?.error.message ?? 'no valid recipient', first?.error.field ?? 'recipients', rejected);
   }
   return { messages, rejected };
 }
