@@ -88,7 +88,7 @@ const importSchema = {
   ...admin,
   summary: 'Replace the route table (JSON, or YAML as text)',
   // YAML arrives as text through its own parser; either way the admin service checks every field.
-  body: { type: ['object', 'string'] },
+  body: { anyOf: [{ type: 'object' }, { type: 'string' }] },
   response: {
     ...errorResponses,
     200: {
