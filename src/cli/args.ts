@@ -6,13 +6,16 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** The options a command accepts, as node:util parseArgs takes them. */
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** A parsed command line: its option values and positional arguments. */
 export interface Parsed {
   readonly values: Record<string, string | boolean | undefined>;
   readonly positionals: string[];
 }
 
+/** Parses a command's arguments strictly (`--json` is always allowed); a mistake is a UsageError. */
 export function parse(args: readonly string[], options: Options, positionals: readonly string[]): Parsed {
   let parsed: Parsed;
   try {
@@ -26,7 +29,9 @@ export function parse(args: readonly string[], options: Options, positionals: re
   return parsed;
 }
 
+/** An option that takes a value. */
 export const text = { type: 'string' } as const;
+/** An option that is on or off. */
 export const flag = { type: 'boolean' } as const;
 
 /** Columns padded to their widest cell. */

@@ -14,6 +14,7 @@ import { flag, parse, readTextFile, text, UsageError, type Parsed } from './args
 import { BatchProgress, ProgressDisplay } from './progress';
 import { parseRecipients } from './recipients';
 
+/** The message commands' part of `npm run cli -- help`. */
 export const MESSAGE_USAGE = `  send --to NUMBER --from SENDER --body TEXT [--client-ref REF] [--callback-url URL]
                 [--send-at DATE-TIME] [--validity SECONDS] [--no-wait] [--timeout SECONDS]
                 [--account ID] [--json]

@@ -145,6 +145,10 @@ export class SmsRouterClient {
   private readonly knownMessages: KnownMessageLookup | undefined;
   private readonly ownedConnection: Connection | undefined;
 
+  /**
+   * Wraps an existing Temporal client; `ownedConnection` is one this client closes on `close()`
+   * (what `connect` passes).
+   */
   constructor(options: SmsRouterClientOptions, ownedConnection?: Connection) {
     if (typeof options.accountId !== 'string' || options.accountId.length === 0) throw new TypeError('accountId must be a non-empty string');
     this.temporal = options.client;

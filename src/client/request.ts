@@ -58,8 +58,9 @@ export interface SendLimits {
   readonly maxBatchRecipients: number;
 }
 
-/** The limits and policy a deployment uses when its environment does not say otherwise (src/config.ts). */
+/** The limits a deployment uses when its environment does not say otherwise (src/config.ts). */
 export const DEFAULT_SEND_LIMITS: SendLimits = { maxSegments: 10, maxBatchRecipients: 1000 };
+/** The message policy a deployment uses when its environment does not say otherwise (src/config.ts). */
 export const DEFAULT_MESSAGE_POLICY: MessagePolicy = { maxResends: 1, callbackRetrySeconds: 86_400 };
 
 /** Who sends, under which limits: what turns an input into workflow requests. */
@@ -96,6 +97,7 @@ export interface PreparedBatch {
 
 /** The content fields a client reference must repeat exactly; a digest of each is kept in the workflow's memo. */
 export const FINGERPRINT_FIELDS = ['to', 'from', 'body', 'callbackUrl', 'sendAt', 'validitySeconds'] as const;
+/** One of the content fields a fingerprint covers. */
 export type FingerprintField = (typeof FINGERPRINT_FIELDS)[number];
 /** A short digest of each content field; a field missing from a stored fingerprint is not compared. */
 export type RequestFingerprint = Readonly<Partial<Record<FingerprintField, string>>>;
