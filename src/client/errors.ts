@@ -52,7 +52,7 @@ export class MessageNotFoundError extends SmsRouterError {
   readonly code = 'not_found';
   override readonly field = 'id';
   constructor(readonly messageId: string) {
-    super(`no message ${messageId} in this Temporal namespace for this account (never sent, or finished before the retention period)`);
+    super(`no message ${messageId} in this Temporal namespace for this account (never sent, or finished longer ago than the retention period)`);
   }
 }
 
