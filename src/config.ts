@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MESSAGE_POLICY, DEFAULT_SEND_LIMITS } from './client/request';
 
 /** A configuration value that cannot be used; start-up stops with this message. */
 export class ConfigError extends Error {
@@ -19,7 +20,7 @@ const configSchema = z.object({
   SIMULATOR_PORT: port.default(4010),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Longest a message may be, in SMS parts. */
-  MAX_SEGMENTS: z.coerce.number().int().min(1).max(255).default(10),
+  MAX_SEGMENTS: z.coerce.number().int().min(1).max(255).default(DEFAULT_SEND_LIMITS.maxSegments),
   /**
    * Run the per-provider dispatch workers in this worker process; `false` makes a router-only
    * process, for deployments that scale routing and dispatch apart.
@@ -29,11 +30,11 @@ const configSchema = z.object({
     .default('true')
     .transform((value) => value === 'true'),
   /** Most recipients one `POST /v1/messages` may carry. */
-  MAX_BATCH_RECIPIENTS: z.coerce.number().int().min(1).max(100_000).default(1000),
+  MAX_BATCH_RECIPIENTS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_SEND_LIMITS.maxBatchRecipients),
   /** Resends via the next route after an `undelivered` report that another route may fix. */
-  MAX_RESENDS: z.coerce.number().int().min(0).max(5).default(1),
+  MAX_RESENDS: z.coerce.number().int().min(0).max(5).default(DEFAULT_MESSAGE_POLICY.maxResends),
   /** How long each status callback to a client is retried before it is given up. */
-  CALLBACK_RETRY_SECONDS: z.coerce.number().int().min(1).default(86_400),
+  CALLBACK_RETRY_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_MESSAGE_POLICY.callbackRetrySeconds),
   /** A DLR whose signal takes longer than this is stored and acknowledged; the reconciler signals it. */
   DLR_SIGNAL_BUDGET_MS: z.coerce.number().int().min(1).default(200),
   /** How long one submit HTTP request may take before it counts as ambiguous. */

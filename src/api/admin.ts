@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { RoutingConflictError, RoutingNotFoundError, RoutingValidationError, type RoutingAdmin } from '../routing/admin';
-import { ApiError } from './errors';
+import { ApiError, errorResponses } from './errors';
 
 export interface AdminPluginOptions {
   readonly admin: RoutingAdmin;
@@ -57,24 +57,40 @@ const routeProperties = {
 
 const routeView = { type: 'object', required: Object.keys(routeProperties), properties: routeProperties } as const;
 
-const providerResponse = { 200: providerView, 201: providerView } as const;
-const routeResponse = { 201: routeView } as const;
+const admin = { tags: ['admin'], security: [{ adminKey: [] }] } as const;
+const providerResponse = { 200: providerView, 201: providerView, ...errorResponses } as const;
+const routeResponse = { 201: routeView, ...errorResponses } as const;
 
 const listProvidersSchema = {
-  response: { 200: { type: 'object', required: ['providers'], properties: { providers: { type: 'array', items: providerView } } } },
+  ...admin,
+  summary: 'List providers',
+  response: { 200: { type: 'object', required: ['providers'], properties: { providers: { type: 'array', items: providerView } } }, ...errorResponses },
 } as const;
 
+const addProviderSchema = { ...admin, summary: 'Add a provider', body: objectBody, response: providerResponse } as const;
+const updateProviderSchema = { ...admin, summary: 'Change a provider', params: idParams, body: objectBody, response: providerResponse } as const;
+const disableProviderSchema = { ...admin, summary: 'Disable a provider', params: idParams, response: providerResponse } as const;
+const addRouteSchema = { ...admin, summary: 'Add a route', body: objectBody, response: routeResponse } as const;
+const removeRouteSchema = { ...admin, summary: 'Remove a route', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } as const;
+
 const listRoutesSchema = {
+  ...admin,
+  summary: 'List routes',
   querystring: {
     type: 'object',
     additionalProperties: false,
     properties: { prefix: { type: 'string' }, provider: { type: 'string' }, account: { type: 'string' } },
   },
-  response: { 200: { type: 'object', required: ['routes'], properties: { routes: { type: 'array', items: routeView } } } },
+  response: { 200: { type: 'object', required: ['routes'], properties: { routes: { type: 'array', items: routeView } } }, ...errorResponses },
 } as const;
 
 const importSchema = {
+  ...admin,
+  summary: 'Replace the route table (JSON, or YAML as text)',
+  // YAML arrives as text through its own parser; either way the admin service checks every field.
+  body: { anyOf: [{ type: 'object' }, { type: 'string' }] },
   response: {
+    ...errorResponses,
     200: {
       type: 'object',
       required: ['providersCreated', 'providersUpdated', 'routesRemoved', 'routesAdded'],
@@ -89,6 +105,8 @@ const importSchema = {
 } as const;
 
 const explainSchema = {
+  ...admin,
+  summary: 'The route candidates of a number',
   params: { type: 'object', required: ['number'], properties: { number: { type: 'string', minLength: 1, maxLength: 32 } } },
   querystring: {
     type: 'object',
@@ -109,6 +127,7 @@ const explainSchema = {
         },
       },
     },
+    ...errorResponses,
   },
 } as const;
 
@@ -143,15 +162,15 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
 
   app.get('/v1/admin/providers', { schema: listProvidersSchema }, async () => ({ providers: await call(admin.listProviders()) }));
 
-  app.post('/v1/admin/providers', { schema: { body: objectBody, response: providerResponse } }, async (request, reply) =>
+  app.post('/v1/admin/providers', { schema: addProviderSchema }, async (request, reply) =>
     reply.code(201).send(await call(admin.addProvider(request.body))),
   );
 
-  app.patch<{ Params: IdParams }>('/v1/admin/providers/:id', { schema: { params: idParams, body: objectBody, response: providerResponse } }, async (request) =>
+  app.patch<{ Params: IdParams }>('/v1/admin/providers/:id', { schema: updateProviderSchema }, async (request) =>
     call(admin.updateProvider(request.params.id, request.body)),
   );
 
-  app.post<{ Params: IdParams }>('/v1/admin/providers/:id/disable', { schema: { params: idParams, response: providerResponse } }, async (request) =>
+  app.post<{ Params: IdParams }>('/v1/admin/providers/:id/disable', { schema: disableProviderSchema }, async (request) =>
     call(admin.disableProvider(request.params.id)),
   );
 
@@ -159,11 +178,11 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
     routes: await call(admin.listRoutes(request.query)),
   }));
 
-  app.post('/v1/admin/routes', { schema: { body: objectBody, response: routeResponse } }, async (request, reply) =>
+  app.post('/v1/admin/routes', { schema: addRouteSchema }, async (request, reply) =>
     reply.code(201).send(await call(admin.addRoute(request.body))),
   );
 
-  app.delete<{ Params: IdParams }>('/v1/admin/routes/:id', { schema: { params: idParams } }, async (request, reply) => {
+  app.delete<{ Params: IdParams }>('/v1/admin/routes/:id', { schema: removeRouteSchema }, async (request, reply) => {
     await call(admin.removeRoute(request.params.id));
     return reply.code(204).send();
   });

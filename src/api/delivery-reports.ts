@@ -8,7 +8,7 @@ import { DeliveryReportAuthError, DeliveryReportFormatError } from '../providers
 import type { DeliveryReport } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { deliveryReportSignal } from '../workflows';
-import { ApiError } from './errors';
+import { ApiError, errorResponses } from './errors';
 import type { ApiMetrics } from './metrics';
 
 export interface DeliveryReportsPluginOptions {
@@ -24,6 +24,15 @@ export interface DeliveryReportsPluginOptions {
    */
   readonly signalBudgetMs: number;
 }
+
+// The body is each provider's own format, authenticated and parsed by its adapter; only the
+// answer is ours.
+const deliveryReportSchema = {
+  tags: ['delivery reports'],
+  summary: "A provider's delivery report callback",
+  params: { type: 'object', required: ['provider'], properties: { provider: { type: 'string', minLength: 1, maxLength: 128 } } },
+  response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } }, ...errorResponses },
+} as const;
 
 /** Why a report was stored instead of signalled. */
 type StoredReason = 'unknown_message' | 'finished' | 'temporal_unreachable' | 'temporal_slow';
@@ -112,7 +121,7 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
     metrics.deliveryReports.inc({ provider: providerId, outcome: `stored_${reason}` });
   }
 
-  app.post('/v1/dlr/:provider', handler);
+  app.post('/v1/dlr/:provider', { schema: deliveryReportSchema }, handler);
   // Vonage can be set to deliver receipts as GET query strings.
-  app.get('/v1/dlr/:provider', handler);
+  app.get('/v1/dlr/:provider', { schema: deliveryReportSchema }, handler);
 };

@@ -14,3 +14,19 @@ export class ApiError extends Error {
 export interface ApiErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly field?: string };
 }
+
+/** The error body's JSON schema; as a response schema it is also an allowlist (nothing else leaks). */
+export const errorBodySchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
+    },
+  },
+} as const;
+
+/** Every route's error responses. */
+export const errorResponses = { '4xx': errorBodySchema, '5xx': errorBodySchema } as const;

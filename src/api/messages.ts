@@ -1,17 +1,22 @@
-import { createHash, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { FastifyPluginAsync } from 'fastify';
+import {
+  FIELD_LIMITS,
+  InvalidMessageError,
+  MessageConflictError,
+  MessageNotFoundError,
+  SmsRouterClient,
+  type AcceptedMessage,
+  type BatchRecipient,
+  type KnownMessageLookup,
+  type MessageContent,
+  type RejectedRecipient,
+} from '../client';
 import type { Database } from '../db/client';
-import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
-import { assertWithinSegments, MessageTooLongError, type SegmentInfo } from '../domain/encoding';
-import type { MessagePolicy, MessageRequest } from '../domain/message';
-import { InvalidPhoneNumberError, normaliseDestination, type Destination } from '../domain/phone';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import { cancelUpdate, messageWorkflow, statusQuery } from '../workflows';
+import type { MessagePolicy } from '../domain/message';
+import { MESSAGE_STATUSES } from '../domain/status';
 import type { ApiKeyAuthenticator } from './auth';
-import { ApiError, type ApiErrorBody } from './errors';
+import { ApiError, errorResponses } from './errors';
 import type { ApiMetrics } from './metrics';
 
 export interface MessagesPluginOptions {
@@ -24,36 +29,24 @@ export interface MessagesPluginOptions {
   readonly metrics: ApiMetrics;
 }
 
-type Recipient = string | { to: string; clientRef?: string };
-
-interface SubmitBody {
+interface SubmitBody extends Omit<MessageContent, 'sendAt'> {
   to?: string;
-  recipients?: Recipient[];
-  from: string;
-  body: string;
-  clientRef?: string;
-  callbackUrl?: string;
+  recipients?: BatchRecipient[];
   sendAt?: string;
-  validitySeconds?: number;
 }
 
-interface AcceptedMessage {
-  id: string;
-  to: string;
-  status: 'accepted' | 'scheduled';
-  /** The client reference was seen before: this is the existing message, not a new one. */
-  duplicate?: true;
-}
-
-interface RejectedRecipient extends ApiErrorBody {
-  index: number;
-  to: string;
-}
-
-const phone = { type: 'string', minLength: 1, maxLength: 32 } as const;
-const clientRef = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const phone = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.phoneMaxLength } as const;
+const clientRef = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.clientRefMaxLength } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
+const status = { type: 'string', enum: MESSAGE_STATUSES } as const;
+const security = [{ apiKey: [] }];
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 const submitSchema = {
+  tags: ['messages'],
+  summary: 'Send a message to one number or many',
+  security,
   body: {
     type: 'object',
     required: ['from', 'body'],
@@ -64,221 +57,185 @@ const submitSchema = {
         type: 'array',
         minItems: 1,
         items: {
-          anyOf: [
-            phone,
-            { type: 'object', required: ['to'], additionalProperties: false, properties: { to: phone, clientRef } },
-          ],
+          anyOf: [phone, { type: 'object', required: ['to'], additionalProperties: false, properties: { to: phone, clientRef } }],
         },
       },
-      // Alphanumeric sender ids are at most 11 characters; numeric ones at most 15 digits and a '+'.
-      from: { type: 'string', minLength: 1, maxLength: 16 },
-      body: { type: 'string', minLength: 1, maxLength: 10_000 },
+      from: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.fromMaxLength },
+      body: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.bodyMaxLength },
       clientRef,
-      callbackUrl: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 },
+      callbackUrl: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: FIELD_LIMITS.callbackUrlMaxLength },
       sendAt: { type: 'string', format: 'date-time' },
-      // Up to a week, as providers allow; each adapter raises it to its provider's own minimum.
-      validitySeconds: { type: 'integer', minimum: 1, maximum: 604_800 },
+      validitySeconds: { type: 'integer', minimum: 1, maximum: FIELD_LIMITS.validitySecondsMax },
     },
+  },
+  response: {
+    202: {
+      type: 'object',
+      required: ['messages'],
+      properties: {
+        messages: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['id', 'to', 'status'],
+            properties: { id: { type: 'string' }, to: { type: 'string' }, status: { type: 'string', enum: ['accepted', 'scheduled'] }, duplicate: { type: 'boolean' } },
+          },
+        },
+        errors: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['index', 'to', 'error'],
+            properties: { index: { type: 'integer' }, to: { type: 'string' }, error: errorResponses['4xx'].properties.error },
+          },
+        },
+      },
+    },
+    ...errorResponses,
   },
 } as const;
 
-/** `POST /v1/messages` (one or many recipients), `GET` and `DELETE /v1/messages/:id`. */
+const eventView = {
+  type: 'object',
+  required: ['sequence', 'status', 'occurredAt'],
+  properties: {
+    sequence: { type: 'integer' },
+    status,
+    providerId: nullableString,
+    providerMessageId: nullableString,
+    country: nullableString,
+    errorCode: nullableString,
+    reason: nullableString,
+    occurredAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+// A response schema is an allowlist: the owning account and the rows' internal ids never leave.
+const messageView = {
+  type: 'object',
+  required: ['id', 'status', 'events'],
+  properties: {
+    id: { type: 'string' },
+    clientRef: nullableString,
+    to: { type: 'string' },
+    from: { type: 'string' },
+    body: { type: 'string' },
+    encoding: { type: 'string', enum: ['gsm7', 'ucs2'] },
+    segments: { type: 'integer' },
+    country: nullableString,
+    status,
+    providerId: nullableString,
+    providerMessageId: nullableString,
+    errorCode: nullableString,
+    errorReason: nullableString,
+    callbackUrl: nullableString,
+    sendAt: nullableDateTime,
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    submittedAt: nullableDateTime,
+    completedAt: nullableDateTime,
+    events: { type: 'array', items: eventView },
+  },
+} as const;
+
+const readSchema = { tags: ['messages'], summary: 'A message and its status history', security, params: idParams, response: { 200: messageView, ...errorResponses } } as const;
+
+const cancelSchema = {
+  tags: ['messages'],
+  summary: 'Cancel a message that has not reached a provider yet',
+  security,
+  params: idParams,
+  response: { 200: { type: 'object', required: ['id', 'status'], properties: { id: { type: 'string' }, status } }, ...errorResponses },
+} as const;
+
+/**
+ * `POST /v1/messages` (one or many recipients), `GET` and `DELETE /v1/messages/:id`: an API key in
+ * front of the SDK, which validates, names and starts every message exactly as it does for its
+ * own callers. PostgreSQL adds what Temporal forgets after its retention period.
+ */
 export const messagesPlugin: FastifyPluginAsync<MessagesPluginOptions> = async (app, options) => {
   const { db, temporal, auth } = options;
+  const knownMessages = knownMessagesIn(db);
+  const sdkFor = (accountId: string) =>
+    new SmsRouterClient({
+      client: temporal,
+      accountId,
+      limits: { maxSegments: options.maxSegments, maxBatchRecipients: options.maxBatchRecipients },
+      policy: options.policy,
+      knownMessages,
+    });
 
   app.post<{ Body: SubmitBody }>('/v1/messages', { schema: submitSchema }, async (request, reply) => {
-    const accountId = await auth.accountFor(request);
-    const { body } = request;
-    const recipients = recipientsOf(body, options.maxBatchRecipients);
-    const segments = segmentsOf(body.body, options.maxSegments);
-    const acceptedAt = new Date();
-    const sendAt = body.sendAt ? new Date(body.sendAt) : undefined;
-    const validFrom = sendAt && sendAt > acceptedAt ? sendAt : acceptedAt;
-
-    const requests: MessageRequest[] = [];
-    const errors: RejectedRecipient[] = [];
-    recipients.forEach((recipient, index) => {
-      const to = typeof recipient === 'string' ? recipient : recipient.to;
-      let destination: Destination;
-      try {
-        destination = normaliseDestination(to);
-      } catch (error) {
-        if (!(error instanceof InvalidPhoneNumberError)) throw error;
-        const field = body.recipients ? `recipients[${index}]` : 'to';
-        errors.push({ index, to, error: { code: 'invalid_number', message: error.message, field } });
-        return;
-      }
-      const reference = typeof recipient === 'string' ? batchReference(body, destination) : (recipient.clientRef ?? batchReference(body, destination));
-      requests.push({
-        messageId: messageIdFor(accountId, reference),
-        accountId,
-        clientRef: reference,
-        to: destination.e164,
-        country: destination.country,
-        from: body.from,
-        body: body.body,
-        encoding: segments.encoding,
-        segments: segments.segments,
-        callbackUrl: body.callbackUrl,
-        acceptedAt: acceptedAt.toISOString(),
-        sendAt: sendAt?.toISOString(),
-        validUntil: body.validitySeconds ? new Date(validFrom.getTime() + body.validitySeconds * 1000).toISOString() : undefined,
-        policy: options.policy,
-      });
-    });
-    if (requests.length === 0) {
-      const [first] = errors;
-      throw new ApiError(400, 'invalid_number', first?.error.message ?? 'no valid recipient', first?.error.field);
+    const sdk = sdkFor(await auth.accountFor(request));
+    const { to, recipients, ...content } = request.body;
+    if (to !== undefined && recipients !== undefined) throw new ApiError(400, 'invalid_request', 'give either "to" or "recipients", not both', 'recipients');
+    let messages: readonly AcceptedMessage[];
+    let errors: readonly RejectedRecipient[] = [];
+    try {
+      if (recipients !== undefined) ({ messages, errors } = await sdk.sendBatch({ ...content, recipients }));
+      else if (to !== undefined) messages = [await sdk.send({ ...content, to })];
+      else throw new ApiError(400, 'invalid_request', "body must have required property 'to'", 'to');
+    } catch (error) {
+      throw asApiError(error);
     }
-
-    const messages = await startAll(temporal, await withoutKnownReferences(db, accountId, requests));
+    const [first] = errors;
+    if (messages.length === 0 && first) throw new ApiError(first.error.code === 'conflict' ? 409 : 400, first.error.code, first.error.message, first.error.field);
     options.metrics.messagesAccepted.inc(messages.filter((message) => !message.duplicate).length);
     return reply.code(202).send(errors.length > 0 ? { messages, errors } : { messages });
   });
 
-  app.get<{ Params: { id: string } }>('/v1/messages/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/messages/:id', { schema: readSchema }, async (request) => {
     const accountId = await auth.accountFor(request);
-    const message = await db.message.findUnique({
-      where: { id: request.params.id },
-      include: { events: { orderBy: { sequence: 'asc' } } },
-    });
+    const { id } = request.params;
+    const message = await db.message.findUnique({ where: { id }, include: { events: { orderBy: { sequence: 'asc' } } } });
     if (message) {
-      if (message.accountId !== accountId) throw notFound(request.params.id);
-      const { events, accountId: _owner, ...fields } = message;
-      return {
-        ...fields,
-        events: events.map(({ id: _id, messageId: _messageId, ...event }) => event),
-      };
+      if (message.accountId !== accountId) throw notFound(id);
+      return message;
     }
     // Accepted but its first status write has not happened yet: the workflow knows.
-    return { id: request.params.id, ...(await queryRunningMessage(temporal, request.params.id)), events: [] };
+    try {
+      const { status, providerId, providerMessageId } = await sdkFor(accountId).status(id);
+      return { id, status, providerId, providerMessageId, events: [] };
+    } catch (error) {
+      throw asApiError(error);
+    }
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/messages/:id', async (request) => {
+  app.delete<{ Params: { id: string } }>('/v1/messages/:id', { schema: cancelSchema }, async (request) => {
     const accountId = await auth.accountFor(request);
-    const message = await db.message.findUnique({ where: { id: request.params.id }, select: { accountId: true, status: true } });
-    if (!message || message.accountId !== accountId) throw notFound(request.params.id);
+    const { id } = request.params;
     let result;
     try {
-      result = await temporal.workflow.getHandle(request.params.id).executeUpdate(cancelUpdate);
+      result = await sdkFor(accountId).cancel(id);
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) result = { cancelled: false, status: message.status };
-      else throw error;
+      if (!(error instanceof MessageNotFoundError)) throw error;
+      // Past Temporal's retention the message is finished: only PostgreSQL still has it.
+      const stored = await db.message.findUnique({ where: { id }, select: { accountId: true, status: true } });
+      if (!stored || stored.accountId !== accountId) throw notFound(id);
+      result = { cancelled: false, status: stored.status };
     }
     if (!result.cancelled) {
-      throw new ApiError(409, 'not_cancellable', `message ${request.params.id} is ${result.status}: only a message not yet submitted can be cancelled`, 'id');
+      throw new ApiError(409, 'not_cancellable', `message ${id} is ${result.status}: only a message not yet submitted can be cancelled`, 'id');
     }
-    return { id: request.params.id, status: result.status };
+    return { id, status: result.status };
   });
 };
 
-function recipientsOf(body: SubmitBody, maxBatchRecipients: number): Recipient[] {
-  if (body.to !== undefined && body.recipients !== undefined) {
-    throw new ApiError(400, 'invalid_request', 'give either "to" or "recipients", not both', 'recipients');
-  }
-  if (body.recipients) {
-    if (body.recipients.length > maxBatchRecipients) {
-      throw new ApiError(400, 'too_many_recipients', `at most ${maxBatchRecipients} recipients per request`, 'recipients');
-    }
-    return body.recipients;
-  }
-  if (body.to === undefined) throw new ApiError(400, 'invalid_request', 'body must have required property \'to\'', 'to');
-  return [body.to];
-}
-
-function segmentsOf(text: string, maxSegments: number): SegmentInfo {
-  try {
-    return assertWithinSegments(text, maxSegments);
-  } catch (error) {
-    if (error instanceof MessageTooLongError) {
-      throw new ApiError(400, 'body_too_long', `body needs ${error.segments} SMS parts; the maximum is ${error.maxSegments}`, 'body');
-    }
-    throw error;
-  }
-}
-
-/** In a batch, the request's reference and the number together name each recipient's message. */
-function batchReference(body: SubmitBody, destination: Destination): string | undefined {
-  if (!body.clientRef) return undefined;
-  return body.recipients ? `${body.clientRef}:${destination.e164}` : body.clientRef;
-}
-
-/**
- * A client reference makes the id deterministic, so a retried submit maps to the same workflow id
- * and Temporal refuses to start it twice: the message is never sent twice.
- */
-function messageIdFor(accountId: string, clientRef: string | undefined): string {
-  if (!clientRef) return randomUUID();
-  const hex = createHash('sha256').update(`${accountId}\u0000${clientRef}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
-
-/**
- * Temporal forgets a finished workflow after the namespace's retention period; the Message row does
- * not. Checking it too keeps a client reference a duplicate for as long as the message is stored.
- */
-async function withoutKnownReferences(db: Database, accountId: string, requests: MessageRequest[]): Promise<(MessageRequest | AcceptedMessage)[]> {
-  const references = requests.flatMap((message) => (message.clientRef ? [message.clientRef] : []));
-  if (references.length === 0) return requests;
-  const known = await db.message.findMany({
-    where: { accountId, clientRef: { in: references } },
-    select: { id: true, to: true, clientRef: true },
-  });
-  if (known.length === 0) return requests;
-  const byReference = new Map(known.map((message) => [message.clientRef, message]));
-  return requests.map((message) => {
-    const existing = message.clientRef ? byReference.get(message.clientRef) : undefined;
-    return existing ? { id: existing.id, to: existing.to, status: 'accepted', duplicate: true } : message;
-  });
-}
-
-/** Concurrent starts, a bounded number at a time so a large batch does not flood the frontend. */
-const START_CONCURRENCY = 64;
-
-async function startAll(temporal: Client, requests: readonly (MessageRequest | AcceptedMessage)[]): Promise<AcceptedMessage[]> {
-  const accepted: AcceptedMessage[] = new Array<AcceptedMessage>(requests.length);
-  let next = 0;
-  const worker = async () => {
-    for (let index = next++; index < requests.length; index = next++) {
-      const message = requests[index];
-      if (message) accepted[index] = 'messageId' in message ? await startMessage(temporal, message) : message;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, requests.length) }, worker));
-  return accepted;
-}
-
-async function startMessage(temporal: Client, message: MessageRequest): Promise<AcceptedMessage> {
-  const status = message.sendAt && Date.parse(message.sendAt) > Date.now() ? 'scheduled' : 'accepted';
-  try {
-    await temporal.workflow.start(messageWorkflow, {
-      taskQueue: ROUTER_TASK_QUEUE,
-      workflowId: message.messageId,
-      // A finished message's id is never reused: the same client reference later is still a duplicate.
-      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      args: [message],
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.status, value: 'accepted' },
-        { key: SEARCH_ATTRIBUTES.account, value: message.accountId },
-        ...(message.country ? [{ key: SEARCH_ATTRIBUTES.country, value: message.country }] : []),
-      ],
+/** The Message rows of client references, which outlive Temporal's retention period. */
+function knownMessagesIn(db: Database): KnownMessageLookup {
+  return (accountId, clientRefs) =>
+    db.message.findMany({
+      where: { accountId, clientRef: { in: [...clientRefs] } },
+      select: { id: true, clientRef: true, to: true, from: true, body: true, callbackUrl: true, sendAt: true },
     });
-    return { id: message.messageId, to: message.to, status };
-  } catch (error) {
-    // The same client reference again, running or finished: it stays the one message.
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return { id: message.messageId, to: message.to, status, duplicate: true };
-    throw error;
-  }
 }
 
-async function queryRunningMessage(temporal: Client, id: string): Promise<{ status: string }> {
-  try {
-    const state = await temporal.workflow.getHandle(id).query(statusQuery);
-    return { status: state.status };
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw notFound(id);
-    throw error;
-  }
+/** The SDK's typed errors as the API's; anything else stays a 500. */
+function asApiError(error: unknown): unknown {
+  if (error instanceof InvalidMessageError) return new ApiError(400, error.code, error.message, error.field);
+  if (error instanceof MessageConflictError) return new ApiError(409, error.code, error.message, error.field);
+  if (error instanceof MessageNotFoundError) return new ApiError(404, error.code, `no message ${error.messageId}`, error.field);
+  return error;
 }
 
 function notFound(id: string): ApiError {

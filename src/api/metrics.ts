@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { errorResponses } from './errors';
 
 /** The API's Prometheus metrics, one registry per server so tests can run several. */
 export class ApiMetrics {
@@ -25,7 +26,8 @@ export class ApiMetrics {
 
 /** `GET /metrics` in Prometheus text format. */
 export const metricsPlugin: FastifyPluginAsync<{ metrics: ApiMetrics }> = async (app, { metrics }) => {
-  app.get('/metrics', async (_request, reply) => {
+  const schema = { tags: ['operations'], summary: 'Prometheus metrics (text format)', produces: ['text/plain'], response: { 200: { type: 'string' }, ...errorResponses } };
+  app.get('/metrics', { schema }, async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

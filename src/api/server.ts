@@ -1,5 +1,7 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Database } from '../db/client';
 import type { MessagePolicy } from '../domain/message';
 import type { Logger } from '../logger';
@@ -8,7 +10,7 @@ import { RoutingAdmin } from '../routing/admin';
 import { adminPlugin } from './admin';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
-import { ApiError, type ApiErrorBody } from './errors';
+import { ApiError, errorResponses, type ApiErrorBody } from './errors';
 import { messagesPlugin } from './messages';
 import { ApiMetrics, metricsPlugin } from './metrics';
 import { statsPlugin } from './stats';
@@ -25,6 +27,8 @@ export interface ApiOptions {
   readonly dlrSignalBudgetMs: number;
   /** Unset: the admin endpoints answer 403 admin_disabled. */
   readonly adminApiKey?: string;
+  /** Told of every route as it is registered, so a test can hold the OpenAPI document against them. */
+  readonly onRoute?: (route: RouteOptions) => void;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -37,6 +41,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
   installErrorHandling(app);
+  if (options.onRoute) app.addHook('onRoute', options.onRoute);
+  await registerOpenApi(app);
   const auth = new ApiKeyAuthenticator(options.db);
   const metrics = new ApiMetrics();
   await app.register(metricsPlugin, { metrics });
@@ -59,8 +65,37 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), adminApiKey: options.adminApiKey });
   await app.register(statsPlugin, { db: options.db, auth });
-  app.get('/healthz', async () => ({ ok: true }));
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness', response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } }, ...errorResponses } } },
+    async () => ({ ok: true }),
+  );
   return app;
+}
+
+/**
+ * OpenAPI 3.1 generated from the route schemas, at `/openapi.json`, and a docs page at `/docs`.
+ * Registered before the routes: the generator collects them as they are added.
+ */
+async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'smsrouter',
+        version: '1',
+        description: 'SMS message router on Temporal. Errors are `{ "error": { "code", "message", "field"? } }`.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: "An account's API key" },
+          adminKey: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
 /** Every error as `{ "error": { "code", "message", "field"? } }`; exported so plugin tests answer the same way. */

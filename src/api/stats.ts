@@ -3,7 +3,7 @@ import type { Database } from '../db/client';
 import { FINAL_STATUSES, type MessageStatus } from '../domain/status';
 import { Prisma } from '../generated/prisma/client';
 import type { ApiKeyAuthenticator } from './auth';
-import { ApiError } from './errors';
+import { ApiError, errorResponses } from './errors';
 
 export interface StatsPluginOptions {
   readonly db: Database;
@@ -56,6 +56,9 @@ const nullableNumber = { type: ['number', 'null'] } as const;
 const count = { type: 'integer' } as const;
 
 const statsSchema = {
+  tags: ['statistics'],
+  summary: "The account's finished messages in a time window, grouped",
+  security: [{ apiKey: [] }],
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -98,6 +101,7 @@ const statsSchema = {
         },
       },
     },
+    ...errorResponses,
   },
 } as const;
 

@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { SmsRouterError } from '../client';
 import { ConfigError, loadConfig } from '../config';
 import { createDatabase } from '../db/client';
 import { RoutingAdmin, RoutingAdminError, type ProviderView, type RouteExplanation, type RouteView } from '../routing/admin';
+import { flag, parse, readTextFile, table, text, UsageError, type Options, type Parsed } from './args';
+import { MESSAGE_USAGE, runMessageCommand } from './messages';
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -21,36 +22,11 @@ const USAGE = `usage: npm run cli -- <command>
   routes import FILE              replace the route table from a YAML or JSON file
   route NUMBER [--account ID] [--from SENDER] [--json]
                                   the candidates a message to NUMBER would get
+${MESSAGE_USAGE}
 
-Connects to DATABASE_URL. Changes reach running routers within about a second.`;
-
-/** The command line is wrong; the message says how. */
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-interface Parsed {
-  readonly values: Record<string, string | boolean | undefined>;
-  readonly positionals: string[];
-}
-
-function parse(args: readonly string[], options: Options, positionals: readonly string[]): Parsed {
-  let parsed: Parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: { ...options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (parsed.positionals.length !== positionals.length) {
-    throw new UsageError(positionals.length === 0 ? `unexpected argument ${parsed.positionals[0]}` : `expected ${positionals.join(' ')}`);
-  }
-  return parsed;
-}
-
-const text = { type: 'string' } as const;
-const flag = { type: 'boolean' } as const;
+Providers and routes: connects to DATABASE_URL; changes reach running routers within about a
+second. Messages: connects to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) through the SDK, as
+the account --account names (default: demo).`;
 
 const PROVIDER_OPTIONS: Options = {
   adapter: text,
@@ -92,16 +68,6 @@ function providerFields(values: Parsed['values']): Record<string, unknown> {
     dlrTimeoutSeconds: numeric(values['dlr-timeout']),
     deliveryGuarantee: optionalText(values['delivery-guarantee']),
   });
-}
-
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
 }
 
 function providersTable(providers: readonly ProviderView[]): string {
@@ -211,13 +177,7 @@ async function runCommand(args: readonly string[], admin: RoutingAdmin): Promise
     case 'routes import': {
       const { values, positionals } = parse(tail, {}, ['FILE']);
       const file = positionals[0] as string;
-      let source: string;
-      try {
-        source = readFileSync(file, 'utf8');
-      } catch (error) {
-        throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-      }
-      const summary = await admin.importRoutingText(source, file);
+      const summary = await admin.importRoutingText(readTextFile(file), file);
       return output(
         values,
         summary,
@@ -241,7 +201,9 @@ async function main(args: readonly string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const db = createDatabase(loadConfig().DATABASE_URL);
+  const config = loadConfig();
+  if (args[0] === 'send' || args[0] === 'messages') return runMessageCommand(args, config);
+  const db = createDatabase(config.DATABASE_URL);
   try {
     console.log(await runCommand(args, new RoutingAdmin(db)));
     return 0;
@@ -263,6 +225,11 @@ if (require.main === module) {
       }
       // One line: a stack trace tells an operator less than the message does.
       const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof SmsRouterError) {
+        console.error(`error: ${error.code}${error.field ? ` (${error.field})` : ''}: ${message}`);
+        process.exitCode = 1;
+        return;
+      }
       const known = error instanceof RoutingAdminError || error instanceof ConfigError;
       console.error(`error: ${known ? message : message.split('\n').filter((line) => line.trim() !== '').pop() ?? message}`);
       process.exitCode = 1;

@@ -19,6 +19,7 @@ export const MESSAGE_STATUSES = [
   'cancelled',
 ] as const;
 
+/** One of MESSAGE_STATUSES. */
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** A message in one of these states will not change again (a late DLR only annotates `unknown`). */
