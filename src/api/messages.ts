@@ -6,6 +6,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import { assertWithinSegments, MessageTooLongError, type SegmentInfo } from '../domain/encoding';
+import type { SubmitQuota } from '../accounts/quota';
+import { checkCallbackUrl } from '../callbacks/address-policy';
 import type { MessagePolicy, MessageRequest } from '../domain/message';
 import { InvalidPhoneNumberError, normaliseDestination, type Destination } from '../domain/phone';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
@@ -22,6 +24,8 @@ export interface MessagesPluginOptions {
   readonly maxBatchRecipients: number;
   readonly policy: MessagePolicy;
   readonly metrics: ApiMetrics;
+  readonly quota: SubmitQuota;
+  readonly allowPrivateCallbacks: boolean;
 }
 
 type Recipient = string | { to: string; clientRef?: string };
@@ -50,8 +54,11 @@ interface RejectedRecipient extends ApiErrorBody {
   to: string;
 }
 
+// PostgreSQL text cannot hold NUL: refused by the schema, it is a 400 instead of a failed write.
+const NO_NUL = '^[^\\u0000]*$';
 const phone = { type: 'string', minLength: 1, maxLength: 32 } as const;
-const clientRef = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const clientRef = { type: 'string', minLength: 1, maxLength: 64, pattern: NO_NUL } as const;
+const messageIdParams = { params: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: NO_NUL } } } } as const;
 
 const submitSchema = {
   body: {
@@ -71,8 +78,8 @@ const submitSchema = {
         },
       },
       // Alphanumeric sender ids are at most 11 characters; numeric ones at most 15 digits and a '+'.
-      from: { type: 'string', minLength: 1, maxLength: 16 },
-      body: { type: 'string', minLength: 1, maxLength: 10_000 },
+      from: { type: 'string', minLength: 1, maxLength: 16, pattern: NO_NUL },
+      body: { type: 'string', minLength: 1, maxLength: 10_000, pattern: NO_NUL },
       clientRef,
       callbackUrl: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: 2048 },
       sendAt: { type: 'string', format: 'date-time' },
@@ -89,6 +96,7 @@ export const messagesPlugin: FastifyPluginAsync<MessagesPluginOptions> = async (
   app.post<{ Body: SubmitBody }>('/v1/messages', { schema: submitSchema }, async (request, reply) => {
     const accountId = await auth.accountFor(request);
     const { body } = request;
+    if (body.callbackUrl) checkCallbackUrl(body.callbackUrl, options.allowPrivateCallbacks);
     const recipients = recipientsOf(body, options.maxBatchRecipients);
     const segments = segmentsOf(body.body, options.maxSegments);
     const acceptedAt = new Date();
@@ -131,12 +139,13 @@ export const messagesPlugin: FastifyPluginAsync<MessagesPluginOptions> = async (
       throw new ApiError(400, 'invalid_number', first?.error.message ?? 'no valid recipient', first?.error.field);
     }
 
+    await options.quota.admit(accountId, requests.length);
     const messages = await startAll(temporal, await withoutKnownReferences(db, accountId, requests));
     options.metrics.messagesAccepted.inc(messages.filter((message) => !message.duplicate).length);
     return reply.code(202).send(errors.length > 0 ? { messages, errors } : { messages });
   });
 
-  app.get<{ Params: { id: string } }>('/v1/messages/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/v1/messages/:id', { schema: messageIdParams }, async (request) => {
     const accountId = await auth.accountFor(request);
     const message = await db.message.findUnique({
       where: { id: request.params.id },
@@ -151,10 +160,10 @@ export const messagesPlugin: FastifyPluginAsync<MessagesPluginOptions> = async (
       };
     }
     // Accepted but its first status write has not happened yet: the workflow knows.
-    return { id: request.params.id, ...(await queryRunningMessage(temporal, request.params.id)), events: [] };
+    return { id: request.params.id, ...(await queryRunningMessage(temporal, request.params.id, accountId)), events: [] };
   });
 
-  app.delete<{ Params: { id: string } }>('/v1/messages/:id', async (request) => {
+  app.delete<{ Params: { id: string } }>('/v1/messages/:id', { schema: messageIdParams }, async (request) => {
     const accountId = await auth.accountFor(request);
     const message = await db.message.findUnique({ where: { id: request.params.id }, select: { accountId: true, status: true } });
     if (!message || message.accountId !== accountId) throw notFound(request.params.id);
@@ -271,9 +280,13 @@ async function startMessage(temporal: Client, message: MessageRequest): Promise<
   }
 }
 
-async function queryRunningMessage(temporal: Client, id: string): Promise<{ status: string }> {
+async function queryRunningMessage(temporal: Client, id: string, accountId: string): Promise<{ status: string }> {
   try {
-    const state = await temporal.workflow.getHandle(id).query(statusQuery);
+    const handle = temporal.workflow.getHandle(id);
+    // Any workflow id can be asked for: only a message workflow of this account is answered.
+    const { typedSearchAttributes } = await handle.describe();
+    if (typedSearchAttributes.get(SEARCH_ATTRIBUTES.account) !== accountId) throw notFound(id);
+    const state = await handle.query(statusQuery);
     return { status: state.status };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) throw notFound(id);

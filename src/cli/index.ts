@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { createDatabase } from '../db/client';
-import { RoutingAdmin, RoutingAdminError, type ProviderView, type RouteExplanation, type RouteView } from '../routing/admin';
+import { AccountAdmin } from '../accounts/admin';
+import { AdminError } from '../admin/errors';
+import { RoutingAdmin, type ProviderView, type RouteExplanation, type RouteView } from '../routing/admin';
+import { ACCOUNT_USAGE, isAccountCommand, runAccountCommand } from './accounts';
+import { defined, flag, numeric, optionalText, output, parse, table, text, UsageError, type Options, type Parsed } from './args';
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -21,36 +24,9 @@ const USAGE = `usage: npm run cli -- <command>
   routes import FILE              replace the route table from a YAML or JSON file
   route NUMBER [--account ID] [--from SENDER] [--json]
                                   the candidates a message to NUMBER would get
+${ACCOUNT_USAGE}
 
 Connects to DATABASE_URL. Changes reach running routers within about a second.`;
-
-/** The command line is wrong; the message says how. */
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-interface Parsed {
-  readonly values: Record<string, string | boolean | undefined>;
-  readonly positionals: string[];
-}
-
-function parse(args: readonly string[], options: Options, positionals: readonly string[]): Parsed {
-  let parsed: Parsed;
-  try {
-    parsed = parseArgs({ args: [...args], options: { ...options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (parsed.positionals.length !== positionals.length) {
-    throw new UsageError(positionals.length === 0 ? `unexpected argument ${parsed.positionals[0]}` : `expected ${positionals.join(' ')}`);
-  }
-  return parsed;
-}
-
-const text = { type: 'string' } as const;
-const flag = { type: 'boolean' } as const;
 
 const PROVIDER_OPTIONS: Options = {
   adapter: text,
@@ -63,24 +39,6 @@ const PROVIDER_OPTIONS: Options = {
   'delivery-guarantee': text,
 };
 
-/**
- * Numbers stay strings when they do not look like numbers, so the admin service's validation
- * names the field (`tps: must be a number`) instead of the CLI guessing.
- */
-function numeric(value: string | boolean | undefined): number | string | undefined {
-  if (typeof value !== 'string') return undefined;
-  return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
-}
-
-function optionalText(value: string | boolean | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Leaves out what was not given, so an update changes only the fields named on the command line. */
-function defined(fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-}
-
 function providerFields(values: Parsed['values']): Record<string, unknown> {
   return defined({
     adapter: optionalText(values.adapter),
@@ -92,16 +50,6 @@ function providerFields(values: Parsed['values']): Record<string, unknown> {
     dlrTimeoutSeconds: numeric(values['dlr-timeout']),
     deliveryGuarantee: optionalText(values['delivery-guarantee']),
   });
-}
-
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
 }
 
 function providersTable(providers: readonly ProviderView[]): string {
@@ -143,10 +91,6 @@ function explanationText(explanation: RouteExplanation): string {
       return [String(index + 1), provider, prefix, ...rest, `${Math.round(candidate.share * 1000) / 10}%`, candidate.id];
     }),
   )}`;
-}
-
-function output(values: Parsed['values'], data: unknown, render: () => string): string {
-  return values.json ? JSON.stringify(data, null, 2) : render();
 }
 
 /** Runs one command and returns what to print. */
@@ -243,7 +187,7 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const db = createDatabase(loadConfig().DATABASE_URL);
   try {
-    console.log(await runCommand(args, new RoutingAdmin(db)));
+    console.log(await (isAccountCommand(args) ? runAccountCommand(args, new AccountAdmin(db)) : runCommand(args, new RoutingAdmin(db))));
     return 0;
   } finally {
     await db.$disconnect();
@@ -263,7 +207,7 @@ if (require.main === module) {
       }
       // One line: a stack trace tells an operator less than the message does.
       const message = error instanceof Error ? error.message : String(error);
-      const known = error instanceof RoutingAdminError || error instanceof ConfigError;
+      const known = error instanceof AdminError || error instanceof ConfigError;
       console.error(`error: ${known ? message : message.split('\n').filter((line) => line.trim() !== '').pop() ?? message}`);
       process.exitCode = 1;
     },

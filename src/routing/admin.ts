@@ -5,64 +5,16 @@ import type { Database } from '../db/client';
 import { InvalidPhoneNumberError, normaliseDestination } from '../domain/phone';
 import { Prisma, type DeliveryGuarantee, type Provider } from '../generated/prisma/client';
 import { ADAPTER_NAMES } from '../providers';
+import { AdminConflictError, AdminNotFoundError, AdminValidationError, type FieldIssue } from '../admin/errors';
+import { isPrismaError, validate, wholeNumber } from '../admin/validate';
 import { buildSnapshot, ROUTE_RULE_FIELDS } from './catalog';
 import { explainRoute } from './resolve';
 import type { RouteRule } from './route-table';
 
 // ---------------------------------------------------------------------------------------
-// Errors
-
-export interface FieldIssue {
-  /** Path of the offending field, e.g. `tps` or `routes[3].prefix`; empty for the input as a whole. */
-  readonly field: string;
-  readonly message: string;
-}
-
-export abstract class RoutingAdminError extends Error {}
-
-/** The input breaks a rule; nothing was changed. */
-export class RoutingValidationError extends RoutingAdminError {
-  override readonly name = 'RoutingValidationError';
-  constructor(readonly issues: readonly FieldIssue[]) {
-    const shown = issues.slice(0, MAX_ISSUES_IN_MESSAGE).map((issue) => (issue.field ? `${issue.field}: ${issue.message}` : issue.message));
-    const more = issues.length > MAX_ISSUES_IN_MESSAGE ? `; and ${issues.length - MAX_ISSUES_IN_MESSAGE} more` : '';
-    super(`${shown.join('; ')}${more}`);
-  }
-
-  get field(): string | undefined {
-    return this.issues[0]?.field || undefined;
-  }
-}
-
-export class RoutingNotFoundError extends RoutingAdminError {
-  override readonly name = 'RoutingNotFoundError';
-  constructor(
-    readonly kind: 'provider' | 'route',
-    readonly id: string,
-  ) {
-    super(`no ${kind} ${id}`);
-  }
-}
-
-/** The change would duplicate what exists; nothing was changed. */
-export class RoutingConflictError extends RoutingAdminError {
-  override readonly name = 'RoutingConflictError';
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
-}
-
-/** One line stays readable in a terminal; the full list is on `issues`. */
-const MAX_ISSUES_IN_MESSAGE = 10;
-
-// ---------------------------------------------------------------------------------------
 // Input schemas: the one place the admin rules live, shared by the REST API and the CLI.
 
 const INT4_MIN = -2_147_483_648;
-const INT4_MAX = 2_147_483_647;
 /** Route.price is numeric(12,6). */
 const PRICE_MAX = 999_999.999999;
 
@@ -71,15 +23,6 @@ type DeliveryGuaranteeName = keyof typeof DELIVERY_GUARANTEES;
 
 /** What a new provider gets for a field its definition leaves out; the same as schema.prisma's defaults. */
 const PROVIDER_DEFAULTS = { dlrTimeoutSeconds: 172_800, pipelining: 1, deliveryGuarantee: 'at-most-once', enabled: true } as const;
-
-/** Columns are PostgreSQL integers. */
-function wholeNumber(min: number): z.ZodNumber {
-  return z
-    .number()
-    .int('must be a whole number')
-    .min(min, `must be at least ${min}`)
-    .max(INT4_MAX, `must be at most ${INT4_MAX}`);
-}
 
 /** YAML reads `prefix: 45` or `sender: 4512345678` as numbers; they are meant as text. */
 function text<T extends z.ZodType>(schema: T): z.ZodPreprocess<T> {
@@ -154,29 +97,6 @@ const explainQuery = z.strictObject({
   account: z.string().min(1, 'must not be empty').optional(),
   from: z.string().min(1, 'must not be empty').optional(),
 });
-
-function validate<T extends z.ZodType>(schema: T, input: unknown, prefix: readonly PropertyKey[] = []): z.output<T> {
-  const result = schema.safeParse(input, { error: defaultMessage });
-  if (result.success) return result.data;
-  const issues = result.error.issues.flatMap((issue): FieldIssue[] =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: fieldPath([...prefix, ...issue.path, key]), message: 'is not a known field' }))
-      : [{ field: fieldPath([...prefix, ...issue.path]), message: issue.message }],
-  );
-  throw new RoutingValidationError(issues);
-}
-
-function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  if (issue.code !== 'invalid_type') return undefined;
-  if (issue.input === undefined) return 'is required';
-  const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`;
-  return `must be ${expected}`;
-}
-
-/** `routes[3].prefix`, as a reader of the import file counts. */
-function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
-}
 
 // ---------------------------------------------------------------------------------------
 // Output: what list, add and update return. Never the credentials reference itself.
@@ -274,7 +194,7 @@ export function parseRoutingDocument(source: string, fileName?: string): unknown
     try {
       return JSON.parse(source) as unknown;
     } catch (error) {
-      throw new RoutingValidationError([{ field: '', message: `not valid JSON: ${(error as Error).message}` }]);
+      throw new AdminValidationError([{ field: '', message: `not valid JSON: ${(error as Error).message}` }]);
     }
   }
   try {
@@ -284,7 +204,7 @@ export function parseRoutingDocument(source: string, fileName?: string): unknown
       // The first line says what and where ("… at line 2, column 13:"); the rest is a code excerpt.
       const what = (error.message.split('\n')[0] ?? '').replace(/:$/, '');
       const hint = error.code === 'BAD_ALIAS' ? ` (write '*' in quotes: a bare * starts a YAML alias)` : '';
-      throw new RoutingValidationError([{ field: '', message: `not valid YAML: ${what}${hint}` }]);
+      throw new AdminValidationError([{ field: '', message: `not valid YAML: ${what}${hint}` }]);
     }
     throw error;
   }
@@ -313,7 +233,7 @@ export class RoutingAdmin {
     try {
       return providerView(await this.db.provider.create({ data: providerRow(definition) }));
     } catch (error) {
-      if (isPrismaError(error, 'P2002')) throw new RoutingConflictError(`provider ${definition.id} already exists`, 'id');
+      if (isPrismaError(error, 'P2002')) throw new AdminConflictError(`provider ${definition.id} already exists`, 'id');
       throw error;
     }
   }
@@ -344,12 +264,12 @@ export class RoutingAdmin {
     if (!(await this.db.provider.findUnique({ where: { id: definition.provider }, select: { id: true } }))) {
       issues.unshift({ field: 'provider', message: `no provider ${definition.provider}` });
     }
-    if (issues.length > 0) throw new RoutingValidationError(issues);
+    if (issues.length > 0) throw new AdminValidationError(issues);
     const existing = await this.db.route.findFirst({
       where: { prefix: definition.prefix, accountId: definition.account ?? null, sender: definition.sender ?? null, providerId: definition.provider },
     });
     if (existing) {
-      throw new RoutingConflictError(`route ${existing.id} already sends prefix ${definition.prefix} to ${definition.provider} for this account and sender`, 'prefix');
+      throw new AdminConflictError(`route ${existing.id} already sends prefix ${definition.prefix} to ${definition.provider} for this account and sender`, 'prefix');
     }
     return routeView(await this.db.route.create({ data: routeRow(definition) }));
   }
@@ -358,7 +278,7 @@ export class RoutingAdmin {
     try {
       await this.db.route.delete({ where: { id } });
     } catch (error) {
-      if (isPrismaError(error, 'P2025')) throw new RoutingNotFoundError('route', id);
+      if (isPrismaError(error, 'P2025')) throw new AdminNotFoundError('route', id);
       throw error;
     }
   }
@@ -393,7 +313,7 @@ export class RoutingAdmin {
       else issues.push({ field: `routes[${index}]`, message: `repeats routes[${first}] (same prefix, account, sender and provider)` });
     });
     issues.push(...(await this.missingAccounts(routes.map((route) => route.account), (index) => `routes[${index}].account`)));
-    if (issues.length > 0) throw new RoutingValidationError(issues.sort(byEntryOrder));
+    if (issues.length > 0) throw new AdminValidationError(issues.sort(byEntryOrder));
 
     const rows = routes.map(routeRow);
     const routesRemoved = await this.db.$transaction(
@@ -423,11 +343,11 @@ export class RoutingAdmin {
     try {
       to = normaliseDestination(query.number).e164;
     } catch (error) {
-      if (error instanceof InvalidPhoneNumberError) throw new RoutingValidationError([{ field: 'number', message: error.message }]);
+      if (error instanceof InvalidPhoneNumberError) throw new AdminValidationError([{ field: 'number', message: error.message }]);
       throw error;
     }
     const missing = await this.missingAccounts([query.account], () => 'account');
-    if (missing.length > 0) throw new RoutingValidationError(missing);
+    if (missing.length > 0) throw new AdminValidationError(missing);
     const [providers, routes] = await this.db.$transaction([this.db.provider.findMany(), this.db.route.findMany({ select: ROUTE_RULE_FIELDS })], {
       isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead,
     });
@@ -450,7 +370,7 @@ export class RoutingAdmin {
     try {
       return providerView(await this.db.provider.update({ where: { id }, data }));
     } catch (error) {
-      if (isPrismaError(error, 'P2025')) throw new RoutingNotFoundError('provider', id);
+      if (isPrismaError(error, 'P2025')) throw new AdminNotFoundError('provider', id);
       throw error;
     }
   }
@@ -529,8 +449,4 @@ function byEntryOrder(a: FieldIssue, b: FieldIssue): number {
   const [sectionA, indexA] = position(a);
   const [sectionB, indexB] = position(b);
   return sectionA - sectionB || indexA - indexB;
-}
-
-function isPrismaError(error: unknown, code: string): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === code;
 }
