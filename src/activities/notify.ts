@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Agent, request } from 'undici';
 import { CallbackSecrets, UnknownAccountError } from '../accounts/callback-secrets';
-import { CallbackUrlRefusedError, checkCallbackUrl, guardedLookup } from '../callbacks/address-policy';
+import { CallbackUrlRefusedError, checkCallbackUrl, guardedLookup, type HostResolver } from '../callbacks/address-policy';
 import { callbackSignature, SIGNATURE_HEADER } from '../callbacks/signature';
 import type { Database } from '../db/client';
 import type { ClientNotification } from '../domain/message';
@@ -19,6 +19,8 @@ export interface NotifyDependencies {
   readonly logger: Logger;
   /** CALLBACK_ALLOW_PRIVATE: loopback and private addresses may receive callbacks (local and test deployments). */
   readonly allowPrivateAddresses: boolean;
+  /** How callback host names are resolved; the system resolver unless given. */
+  readonly resolveHost?: HostResolver;
 }
 
 /** How long one POST to a client may take; a slow client is retried, never waited on for long. */
@@ -28,7 +30,7 @@ export function createNotifyActivities(dependencies: NotifyDependencies) {
   const { logger, allowPrivateAddresses } = dependencies;
   const secrets = new CallbackSecrets(dependencies.db);
   // Every connection resolves its host through the address check and connects to what was checked.
-  const dispatcher = new Agent({ connect: { lookup: guardedLookup(allowPrivateAddresses) } });
+  const dispatcher = new Agent({ connect: { lookup: guardedLookup(allowPrivateAddresses, dependencies.resolveHost) } });
 
   /** A callback that must not be sent is not retried: the same URL would be refused every time. */
   function refuse(input: NotifyInput, reason: string): ApplicationFailure {

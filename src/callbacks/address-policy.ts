@@ -82,14 +82,20 @@ export function checkCallbackUrl(raw: string, allowPrivate: boolean): URL {
   return url;
 }
 
+/** Every address of a name; the system resolver (`dns.lookup`) unless a test brings its own. */
+export type HostResolver = (hostname: string, family: number | undefined, callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+const systemResolver: HostResolver = (hostname, family, callback) => dnsLookup(hostname, { family: family ?? 0, all: true }, callback);
+
 /**
  * A `lookup` for the sockets client callbacks open: it resolves the name and refuses the connection
  * if any address is refused, and the socket connects to exactly the addresses checked, so a name
  * that resolves differently a moment later (DNS rebinding) cannot slip past.
  */
-export function guardedLookup(allowPrivate: boolean): LookupFunction {
+export function guardedLookup(allowPrivate: boolean, resolve: HostResolver = systemResolver): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    const family = typeof options.family === 'number' ? options.family : undefined;
+    resolve(hostname, family, (error, addresses) => {
       if (error) return callback(error, '', 0);
       const refusal = addresses.map((entry) => addressRefusal(entry.address, allowPrivate)).find((reason) => reason !== undefined);
       if (refusal) return callback(new CallbackUrlRefusedError(`${hostname} resolves to ${refusal}`), '', 0);
