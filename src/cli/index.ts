@@ -3,7 +3,8 @@ import { ConfigError, loadConfig } from '../config';
 import { createDatabase } from '../db/client';
 import { AccountAdmin } from '../accounts/admin';
 import { AdminError } from '../admin/errors';
-import { RoutingAdmin, type ProviderView, type RouteExplanation, type RouteView } from '../routing/admin';
+import { RoutingAdmin } from '../routing/admin';
+import type { ProviderView, RouteExplanation, RouteView } from '../routing/admin-views';
 import { ACCOUNT_USAGE, isAccountCommand, runAccountCommand } from './accounts';
 import { defined, flag, numeric, optionalText, output, parse, table, text, UsageError, type Options, type Parsed } from './args';
 

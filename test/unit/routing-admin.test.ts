@@ -14,7 +14,8 @@ import type { Database } from '../../src/db/client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { AccountAdmin } from '../../src/accounts/admin';
 import { AdminConflictError, AdminNotFoundError, AdminValidationError } from '../../src/admin/errors';
-import { RoutingAdmin, type ProviderDefinition, type RoutingDocument } from '../../src/routing/admin';
+import { RoutingAdmin } from '../../src/routing/admin';
+import type { ProviderDefinition, RoutingDocument } from '../../src/routing/admin-schemas';
 import { RoutingCatalog } from '../../src/routing/catalog';
 import { resolveCandidates } from '../../src/routing/resolve';
 
