@@ -3,10 +3,10 @@ import { defined, flag, numeric, optionalText, output, parse, table, text, Usage
 
 export const ACCOUNT_USAGE = `  accounts list [--json]
   accounts add --id ID --name NAME [--max-per-second N] [--daily-cap N] [--json]
-  accounts show ID [--json]          the account, with its callback signing secret
+  accounts show ID [--json]       the account, with its callback signing secret
   accounts update ID [--name NAME] [--max-per-second N | --no-max-per-second]
                 [--daily-cap N | --no-daily-cap] [--enable | --disable] [--json]
-  accounts disable ID                its keys are refused within 10 s
+  accounts disable ID             its keys are refused within 10 s
   accounts rotate-callback-secret ID
   keys list ACCOUNT [--json]
   keys issue ACCOUNT [--label TEXT] [--json]
