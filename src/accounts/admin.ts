@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AdminConflictError, AdminNotFoundError } from '../admin/errors';
-import { isPrismaError, validate, wholeNumber } from '../admin/validate';
+import { isPrismaError, storableText, validate, wholeNumber } from '../admin/validate';
 import type { Database } from '../db/client';
 import type { Account, ApiKey } from '../generated/prisma/client';
 import { generateApiKey, generateCallbackSecret } from './keys';
@@ -11,8 +11,8 @@ import { generateApiKey, generateCallbackSecret } from './keys';
 
 // Used in routes (`account:`), search attributes (SmsAccount) and message ids.
 const accountId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
-const accountName = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const label = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+const accountName = storableText().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const label = storableText().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
 
 const accountDefinition = z.strictObject({
   id: accountId,

@@ -13,6 +13,11 @@ export function wholeNumber(min: number): z.ZodNumber {
     .max(INT4_MAX, `must be at most ${INT4_MAX}`);
 }
 
+/** Free text bound for a PostgreSQL column or query: text there cannot hold NUL. */
+export function storableText(): z.ZodString {
+  return z.string().regex(/^[^\u0000]*$/, 'must not contain NUL characters');
+}
+
 /** Parses admin input, or throws an AdminValidationError naming every offending field. */
 export function validate<T extends z.ZodType>(schema: T, input: unknown, prefix: readonly PropertyKey[] = []): z.output<T> {
   const result = schema.safeParse(input, { error: defaultMessage });

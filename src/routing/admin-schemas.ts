@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { wholeNumber } from '../admin/validate';
+import { storableText, wholeNumber } from '../admin/validate';
 import type { DeliveryGuarantee } from '../generated/prisma/client';
 import { ADAPTER_NAMES } from '../providers';
 
@@ -66,9 +66,9 @@ export const routeDefinition = z.strictObject({
   priority: wholeNumber(INT4_MIN).optional(),
   weight: wholeNumber(1).optional(),
   price: z.number().min(0, 'must be at least 0').max(PRICE_MAX, `must be at most ${PRICE_MAX}`).optional(),
-  account: text(z.string().min(1, 'must not be empty')).optional(),
+  account: text(storableText().min(1, 'must not be empty')).optional(),
   // The `from` a message must carry for the route to apply: up to 15 digits and '+', or 11 letters.
-  sender: text(z.string().min(1, 'must not be empty').max(16, 'must be at most 16 characters')).optional(),
+  sender: text(storableText().min(1, 'must not be empty').max(16, 'must be at most 16 characters')).optional(),
 });
 
 export const routingDocument = z.strictObject({
@@ -79,13 +79,13 @@ export const routingDocument = z.strictObject({
 export type RoutingDocument = z.input<typeof routingDocument>;
 
 export const routeFilter = z.strictObject({
-  prefix: text(z.string()).optional(),
-  provider: z.string().optional(),
-  account: z.string().optional(),
+  prefix: text(storableText()).optional(),
+  provider: storableText().optional(),
+  account: storableText().optional(),
 });
 
 export const explainQuery = z.strictObject({
   number: text(z.string().min(1, 'must not be empty')),
-  account: z.string().min(1, 'must not be empty').optional(),
-  from: z.string().min(1, 'must not be empty').optional(),
+  account: storableText().min(1, 'must not be empty').optional(),
+  from: storableText().min(1, 'must not be empty').optional(),
 });
