@@ -164,6 +164,19 @@ describe('quotas', () => {
     await eventually(async () => ((await stack.db.message.count({ where: { accountId: 'capped' } })) === 2 ? true : undefined), 10_000, 'two messages');
     assert.equal(await stack.db.message.count({ where: { accountId: 'capped', clientRef: 'over' } }), 0);
   });
+
+  test('past its per-second quota an account gets 429 with Retry-After', async () => {
+    await call('POST', '/v1/admin/accounts', ADMIN_KEY, { id: 'throttled', name: 'Throttled', maxMessagesPerSecond: 1 });
+    const key = (await call<{ key: string }>('POST', '/v1/admin/accounts/throttled/keys', ADMIN_KEY)).body.key;
+    // A batch of 40 passes on a full bucket and leaves it 39 s in debt, far longer than the next request takes.
+    const recipients = Array.from({ length: 40 }, (_, index) => `+456012${String(3500 + index)}`);
+    const batch = await call('POST', '/v1/messages', key, { recipients, from: 'Acme', body: 'x' });
+    assert.equal(batch.status, 202, JSON.stringify(batch.body));
+    const over = await call<ErrorAnswer>('POST', '/v1/messages', key, { to: '+4560123499', from: 'Acme', body: 'x' });
+    assert.equal(over.status, 429, JSON.stringify(over.body));
+    assert.equal(over.body.error.code, 'quota_exceeded');
+    assert.ok(Number(over.headers['retry-after']) > 1, `Retry-After: ${String(over.headers['retry-after'])}`);
+  });
 });
 
 describe('hostile input', () => {
