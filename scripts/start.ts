@@ -29,7 +29,8 @@ async function stopAll(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // The demo's client endpoints (a local webhook tester) live on loopback.
+  const config = loadConfig({ CALLBACK_ALLOW_PRIVATE: 'true', ...process.env });
   installTemporalRuntime();
   const logger = createLogger(config.LOG_LEVEL, 'smsrouter');
   const say = (line: string) => process.stdout.write(`smsrouter: ${line}\n`);
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
   running.push({ name: 'API', stop: () => api.close() });
 
   say(`REST API         ${api.url}`);
+  say(`metrics          ${api.opsUrl}/metrics`);
   say(`Temporal server  ${config.TEMPORAL_ADDRESS}`);
   say(`Temporal UI      http://127.0.0.1:${TEMPORAL_UI_PORT}`);
   say(`simulator        ${simulator.url} (providers: ${DEMO_PROVIDERS.map((p) => p.id).join(', ')}; stats at ${simulator.url}/_control/stats)`);

@@ -15,6 +15,9 @@ const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
+  /** The ops listener: `/metrics` for Prometheus. Loopback by default: it is not for the public. */
+  OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  OPS_PORT: port.default(9464),
   /** How providers reach our DLR webhook; the URL we hand them in each submit. */
   PUBLIC_BASE_URL: z.string().url().default('http://127.0.0.1:3000'),
   SIMULATOR_PORT: port.default(4010),
@@ -35,6 +38,15 @@ const configSchema = z.object({
   MAX_RESENDS: z.coerce.number().int().min(0).max(5).default(DEFAULT_MESSAGE_POLICY.maxResends),
   /** How long each status callback to a client is retried before it is given up. */
   CALLBACK_RETRY_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_MESSAGE_POLICY.callbackRetrySeconds),
+  /**
+   * Client callbacks may go to loopback and private addresses (10/8, 192.168/16, ::1, …): for local
+   * and test deployments whose client endpoints live there. Link-local and metadata addresses are
+   * refused whatever this says.
+   */
+  CALLBACK_ALLOW_PRIVATE: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   /** A DLR whose signal takes longer than this is stored and acknowledged; the reconciler signals it. */
   DLR_SIGNAL_BUDGET_MS: z.coerce.number().int().min(1).default(200),
   /** How long one submit HTTP request may take before it counts as ambiguous. */

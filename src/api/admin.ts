@@ -1,10 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { RoutingConflictError, RoutingNotFoundError, RoutingValidationError, type RoutingAdmin } from '../routing/admin';
-import { ApiError, errorResponses } from './errors';
+import type { AccountAdmin } from '../accounts/admin';
+import type { RoutingAdmin } from '../routing/admin';
+import { accountRoutes } from './admin-accounts';
+import { adminOperation as admin, idParams, objectBody, type IdParams } from './admin-schemas';
+import { ApiError, errorResponses, fromAdminErrors as call } from './errors';
 
 export interface AdminPluginOptions {
   readonly admin: RoutingAdmin;
+  readonly accounts: AccountAdmin;
   /** Unset: every admin endpoint answers 403 admin_disabled. */
   readonly adminApiKey: string | undefined;
 }
@@ -13,16 +17,6 @@ export interface AdminPluginOptions {
 const IMPORT_BODY_LIMIT = 64 * 1024 * 1024;
 
 const YAML_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml', 'text/plain'];
-
-// Field rules live in the admin service's schemas, so the REST API and the CLI refuse the same
-// input with the same message (`routes[3].prefix: …`); here a body only has to be an object.
-const objectBody = { type: 'object' } as const;
-
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
-} as const;
 
 // Response schemas are also an allowlist: fast-json-stringify drops any field not named here, so
 // a credentials reference can never reach a client even if a view grew one by mistake.
@@ -57,7 +51,6 @@ const routeProperties = {
 
 const routeView = { type: 'object', required: Object.keys(routeProperties), properties: routeProperties } as const;
 
-const admin = { tags: ['admin'], security: [{ adminKey: [] }] } as const;
 const providerResponse = { 200: providerView, 201: providerView, ...errorResponses } as const;
 const routeResponse = { 201: routeView, ...errorResponses } as const;
 
@@ -131,10 +124,6 @@ const explainSchema = {
   },
 } as const;
 
-interface IdParams {
-  id: string;
-}
-
 interface RouteFilterQuery {
   prefix?: string;
   provider?: string;
@@ -142,11 +131,11 @@ interface RouteFilterQuery {
 }
 
 /**
- * `/v1/admin/...`: providers, routes, whole-table import and "where would this number go?", for
- * operators holding the admin key. The work is the admin service's, shared with the CLI.
+ * `/v1/admin/...`: providers, routes, whole-table import, "where would this number go?", accounts
+ * and API keys, for operators holding the admin key. The work is the admin services', shared with the CLI.
  */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, options) => {
-  const { admin, adminApiKey } = options;
+  const { admin, accounts, adminApiKey } = options;
   const expectedKeyDigest = adminApiKey === undefined ? undefined : digest(adminApiKey);
 
   app.addHook('onRequest', async (request) => {
@@ -196,6 +185,9 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
     { schema: explainSchema },
     async (request) => call(admin.explain({ number: request.params.number, ...request.query })),
   );
+
+  // Registered inside this plugin so the admin key check above covers it.
+  await app.register(accountRoutes, { accounts });
 };
 
 function bearerKey(request: FastifyRequest): string | undefined {
@@ -205,16 +197,4 @@ function bearerKey(request: FastifyRequest): string | undefined {
 
 function digest(key: string): Buffer {
   return createHash('sha256').update(key).digest();
-}
-
-/** The admin service's typed errors as API errors; anything else stays a 500. */
-async function call<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    if (error instanceof RoutingValidationError) throw new ApiError(400, 'invalid_request', error.message, error.field);
-    if (error instanceof RoutingNotFoundError) throw new ApiError(404, 'not_found', error.message, 'id');
-    if (error instanceof RoutingConflictError) throw new ApiError(409, 'conflict', error.message, error.field);
-    throw error;
-  }
 }

@@ -1,3 +1,5 @@
+import { AdminConflictError, AdminNotFoundError, AdminValidationError } from '../admin/errors';
+
 /** A request the API refuses; rendered as `{ "error": { "code", "message", "field"? } }`. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
@@ -30,3 +32,15 @@ export const errorBodySchema = {
 
 /** Every route's error responses. */
 export const errorResponses = { '4xx': errorBodySchema, '5xx': errorBodySchema } as const;
+
+/** The admin services' typed errors as API errors; anything else stays a 500. */
+export async function fromAdminErrors<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof AdminValidationError) throw new ApiError(400, 'invalid_request', error.message, error.field);
+    if (error instanceof AdminNotFoundError) throw new ApiError(404, 'not_found', error.message, 'id');
+    if (error instanceof AdminConflictError) throw new ApiError(409, 'conflict', error.message, error.field);
+    throw error;
+  }
+}

@@ -4,11 +4,14 @@ import { loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
+import { ApiMetrics, buildOpsServer } from './metrics';
 import { buildApi } from './server';
 
 export interface RunningApi {
   readonly app: FastifyInstance;
   readonly url: string;
+  /** The ops listener's address: `/metrics`. */
+  readonly opsUrl: string;
   readonly catalog: RoutingCatalog;
   close(): Promise<void>;
 }
@@ -18,6 +21,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
+  const metrics = new ApiMetrics();
   const app = await buildApi({
     db,
     temporal,
@@ -29,14 +33,20 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     dlrSignalBudgetMs: config.DLR_SIGNAL_BUDGET_MS,
     policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
     adminApiKey: config.ADMIN_API_KEY,
+    metrics,
+    allowPrivateCallbacks: config.CALLBACK_ALLOW_PRIVATE,
   });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
+  const ops = buildOpsServer(metrics, logger);
+  const opsUrl = await ops.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
   return {
     app,
     url,
+    opsUrl,
     catalog,
     async close() {
       await app.close();
+      await ops.close();
       await connection.close();
       await db.$disconnect();
     },
@@ -47,7 +57,7 @@ async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'api');
   const api = await startApi(config, logger);
-  logger.info({ url: api.url }, 'API listening');
+  logger.info({ url: api.url, opsUrl: api.opsUrl }, 'API listening');
   const stop = () => void api.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

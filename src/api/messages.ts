@@ -12,6 +12,8 @@ import {
   type MessageContent,
   type RejectedRecipient,
 } from '../client';
+import type { SubmitQuota } from '../accounts/quota';
+import { checkCallbackUrl } from '../callbacks/address-policy';
 import type { Database } from '../db/client';
 import type { MessagePolicy } from '../domain/message';
 import { MESSAGE_STATUSES } from '../domain/status';
@@ -27,6 +29,8 @@ export interface MessagesPluginOptions {
   readonly maxBatchRecipients: number;
   readonly policy: MessagePolicy;
   readonly metrics: ApiMetrics;
+  readonly quota: SubmitQuota;
+  readonly allowPrivateCallbacks: boolean;
 }
 
 interface SubmitBody extends Omit<MessageContent, 'sendAt'> {
@@ -35,13 +39,15 @@ interface SubmitBody extends Omit<MessageContent, 'sendAt'> {
   sendAt?: string;
 }
 
+// PostgreSQL text cannot hold NUL: refused by the schema, it is a 400 instead of a failed write.
+const NO_NUL = '^[^\\u0000]*$';
 const phone = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.phoneMaxLength } as const;
-const clientRef = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.clientRefMaxLength } as const;
+const clientRef = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.clientRefMaxLength, pattern: NO_NUL } as const;
 const nullableString = { type: ['string', 'null'] } as const;
 const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const status = { type: 'string', enum: MESSAGE_STATUSES } as const;
 const security = [{ apiKey: [] }];
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: NO_NUL } } } as const;
 
 const submitSchema = {
   tags: ['messages'],
@@ -60,8 +66,8 @@ const submitSchema = {
           anyOf: [phone, { type: 'object', required: ['to'], additionalProperties: false, properties: { to: phone, clientRef } }],
         },
       },
-      from: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.fromMaxLength },
-      body: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.bodyMaxLength },
+      from: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.fromMaxLength, pattern: NO_NUL },
+      body: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.bodyMaxLength, pattern: NO_NUL },
       clientRef,
       callbackUrl: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: FIELD_LIMITS.callbackUrlMaxLength },
       sendAt: { type: 'string', format: 'date-time' },
@@ -166,9 +172,13 @@ export const messagesPlugin: FastifyPluginAsync<MessagesPluginOptions> = async (
     });
 
   app.post<{ Body: SubmitBody }>('/v1/messages', { schema: submitSchema }, async (request, reply) => {
-    const sdk = sdkFor(await auth.accountFor(request));
+    const accountId = await auth.accountFor(request);
+    const sdk = sdkFor(accountId);
     const { to, recipients, ...content } = request.body;
     if (to !== undefined && recipients !== undefined) throw new ApiError(400, 'invalid_request', 'give either "to" or "recipients", not both', 'recipients');
+    if (content.callbackUrl) checkCallbackUrl(content.callbackUrl, options.allowPrivateCallbacks);
+    // Every recipient of the request counts, before anything starts: a refused request sends nothing.
+    await options.quota.admit(accountId, recipients?.length ?? 1);
     let messages: readonly AcceptedMessage[];
     let errors: readonly RejectedRecipient[] = [];
     try {

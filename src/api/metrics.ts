@@ -1,6 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
-import { errorResponses } from './errors';
 
 /** The API's Prometheus metrics, one registry per server so tests can run several. */
 export class ApiMetrics {
@@ -24,11 +23,15 @@ export class ApiMetrics {
   }
 }
 
-/** `GET /metrics` in Prometheus text format. */
-export const metricsPlugin: FastifyPluginAsync<{ metrics: ApiMetrics }> = async (app, { metrics }) => {
-  const schema = { tags: ['operations'], summary: 'Prometheus metrics (text format)', produces: ['text/plain'], response: { 200: { type: 'string' }, ...errorResponses } };
-  app.get('/metrics', { schema }, async (_request, reply) => {
+/**
+ * The ops listener: `GET /metrics` in Prometheus text format, on its own address (OPS_HOST,
+ * OPS_PORT; loopback by default) so the public listener never shows it.
+ */
+export function buildOpsServer(metrics: ApiMetrics, logger: FastifyBaseLogger): FastifyInstance {
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
+  app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
-};
+  return app;
+}

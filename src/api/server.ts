@@ -6,13 +6,16 @@ import type { Database } from '../db/client';
 import type { MessagePolicy } from '../domain/message';
 import type { Logger } from '../logger';
 import type { RoutingCatalog } from '../routing/catalog';
+import { AccountAdmin } from '../accounts/admin';
+import { QuotaExceededError, SubmitQuota } from '../accounts/quota';
+import { CallbackUrlRefusedError } from '../callbacks/address-policy';
 import { RoutingAdmin } from '../routing/admin';
 import { adminPlugin } from './admin';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
 import { ApiError, errorResponses, type ApiErrorBody } from './errors';
 import { messagesPlugin } from './messages';
-import { ApiMetrics, metricsPlugin } from './metrics';
+import type { ApiMetrics } from './metrics';
 import { statsPlugin } from './stats';
 
 export interface ApiOptions {
@@ -29,6 +32,10 @@ export interface ApiOptions {
   readonly adminApiKey?: string;
   /** Told of every route as it is registered, so a test can hold the OpenAPI document against them. */
   readonly onRoute?: (route: RouteOptions) => void;
+  /** Served on the ops listener, not by this server. */
+  readonly metrics: ApiMetrics;
+  /** CALLBACK_ALLOW_PRIVATE: a callbackUrl may name a loopback or private address. */
+  readonly allowPrivateCallbacks: boolean;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -44,8 +51,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   if (options.onRoute) app.addHook('onRoute', options.onRoute);
   await registerOpenApi(app);
   const auth = new ApiKeyAuthenticator(options.db);
-  const metrics = new ApiMetrics();
-  await app.register(metricsPlugin, { metrics });
+  const { metrics } = options;
   await app.register(messagesPlugin, {
     db: options.db,
     temporal: options.temporal,
@@ -54,6 +60,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     maxBatchRecipients: options.maxBatchRecipients,
     policy: options.policy,
     metrics,
+    quota: new SubmitQuota(options.db),
+    allowPrivateCallbacks: options.allowPrivateCallbacks,
   });
   await app.register(deliveryReportsPlugin, {
     db: options.db,
@@ -63,7 +71,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     metrics,
     signalBudgetMs: options.dlrSignalBudgetMs,
   });
-  await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), adminApiKey: options.adminApiKey });
+  await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), accounts: new AccountAdmin(options.db), adminApiKey: options.adminApiKey });
   await app.register(statsPlugin, { db: options.db, auth });
   app.get(
     '/healthz',
@@ -100,13 +108,22 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
 
 /** Every error as `{ "error": { "code", "message", "field"? } }`; exported so plugin tests answer the same way. */
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler<FastifyError | ApiError>((error, request, reply) => {
+  app.setErrorHandler<FastifyError | ApiError | QuotaExceededError | CallbackUrlRefusedError>((thrown, request, reply) => {
+    const error = asApiError(thrown);
+    if (thrown instanceof QuotaExceededError) reply.header('retry-after', String(thrown.retryAfterSeconds));
     reply.code(statusOf(error)).send(errorBody(error));
     if (statusOf(error) >= 500) request.log.error({ err: error }, 'request failed');
   });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });
   });
+}
+
+/** Refusals of the submit path's domain checks, as the client sees them. */
+function asApiError(error: FastifyError | ApiError | QuotaExceededError | CallbackUrlRefusedError): FastifyError | ApiError {
+  if (error instanceof QuotaExceededError) return new ApiError(429, 'quota_exceeded', error.message);
+  if (error instanceof CallbackUrlRefusedError) return new ApiError(400, 'invalid_request', error.message, 'callbackUrl');
+  return error;
 }
 
 function statusOf(error: FastifyError | ApiError): number {

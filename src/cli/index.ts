@@ -1,8 +1,12 @@
+import { AccountAdmin } from '../accounts/admin';
+import { AdminError } from '../admin/errors';
 import { SmsRouterError } from '../client';
 import { ConfigError, loadConfig } from '../config';
 import { createDatabase } from '../db/client';
-import { RoutingAdmin, RoutingAdminError, type ProviderView, type RouteExplanation, type RouteView } from '../routing/admin';
-import { flag, parse, readTextFile, table, text, UsageError, type Options, type Parsed } from './args';
+import { RoutingAdmin } from '../routing/admin';
+import type { ProviderView, RouteExplanation, RouteView } from '../routing/admin-views';
+import { ACCOUNT_USAGE, isAccountCommand, runAccountCommand } from './accounts';
+import { defined, flag, numeric, optionalText, output, parse, readTextFile, table, text, UsageError, type Options, type Parsed } from './args';
 import { MESSAGE_USAGE, runMessageCommand } from './messages';
 
 const USAGE = `usage: npm run cli -- <command>
@@ -23,10 +27,11 @@ const USAGE = `usage: npm run cli -- <command>
   route NUMBER [--account ID] [--from SENDER] [--json]
                                   the candidates a message to NUMBER would get
 ${MESSAGE_USAGE}
+${ACCOUNT_USAGE}
 
-Providers and routes: connects to DATABASE_URL; changes reach running routers within about a
-second. Messages: connects to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) through the SDK, as
-the account --account names (default: demo).`;
+Providers, routes, accounts and keys: connects to DATABASE_URL; changes reach running routers within
+about a second. Messages: connects to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) through the
+SDK, as the account --account names (default: demo).`;
 
 const PROVIDER_OPTIONS: Options = {
   adapter: text,
@@ -38,24 +43,6 @@ const PROVIDER_OPTIONS: Options = {
   'dlr-timeout': text,
   'delivery-guarantee': text,
 };
-
-/**
- * Numbers stay strings when they do not look like numbers, so the admin service's validation
- * names the field (`tps: must be a number`) instead of the CLI guessing.
- */
-function numeric(value: string | boolean | undefined): number | string | undefined {
-  if (typeof value !== 'string') return undefined;
-  return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
-}
-
-function optionalText(value: string | boolean | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** Leaves out what was not given, so an update changes only the fields named on the command line. */
-function defined(fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-}
 
 function providerFields(values: Parsed['values']): Record<string, unknown> {
   return defined({
@@ -109,10 +96,6 @@ function explanationText(explanation: RouteExplanation): string {
       return [String(index + 1), provider, prefix, ...rest, `${Math.round(candidate.share * 1000) / 10}%`, candidate.id];
     }),
   )}`;
-}
-
-function output(values: Parsed['values'], data: unknown, render: () => string): string {
-  return values.json ? JSON.stringify(data, null, 2) : render();
 }
 
 /** Runs one command and returns what to print. */
@@ -205,7 +188,7 @@ async function main(args: readonly string[]): Promise<number> {
   if (args[0] === 'send' || args[0] === 'messages') return runMessageCommand(args, config);
   const db = createDatabase(config.DATABASE_URL);
   try {
-    console.log(await runCommand(args, new RoutingAdmin(db)));
+    console.log(await (isAccountCommand(args) ? runAccountCommand(args, new AccountAdmin(db)) : runCommand(args, new RoutingAdmin(db))));
     return 0;
   } finally {
     await db.$disconnect();
@@ -230,7 +213,7 @@ if (require.main === module) {
         process.exitCode = 1;
         return;
       }
-      const known = error instanceof RoutingAdminError || error instanceof ConfigError;
+      const known = error instanceof AdminError || error instanceof ConfigError;
       console.error(`error: ${known ? message : message.split('\n').filter((line) => line.trim() !== '').pop() ?? message}`);
       process.exitCode = 1;
     },

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { hashApiKey } from '../api/auth';
+import { hashApiKey } from '../accounts/keys';
 import type { Database } from '../db/client';
 import { RoutingAdmin } from '../routing/admin';
 

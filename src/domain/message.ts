@@ -50,6 +50,8 @@ export interface ClientNotification {
 /** The client-callback workflow's input: where to post, and for how long to retry each post. */
 export interface ClientCallbackTarget {
   readonly messageId: string;
+  /** Whose secret signs the callbacks (looked up by the activity: the secret stays out of history); absent in workflows started before it was passed. */
+  readonly accountId?: string;
   readonly callbackUrl: string;
   readonly retrySeconds: number;
 }

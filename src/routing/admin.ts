@@ -1,301 +1,21 @@
-import { randomUUID } from 'node:crypto';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
 import type { Database } from '../db/client';
 import { InvalidPhoneNumberError, normaliseDestination } from '../domain/phone';
-import { Prisma, type DeliveryGuarantee, type Provider } from '../generated/prisma/client';
-import { ADAPTER_NAMES } from '../providers';
+import { Prisma } from '../generated/prisma/client';
+import { AdminConflictError, AdminNotFoundError, AdminValidationError, type FieldIssue } from '../admin/errors';
+import { isPrismaError, validate } from '../admin/validate';
+import { DELIVERY_GUARANTEES, explainQuery, providerChanges, providerDefinition, routeDefinition, routeFilter, routingDocument } from './admin-schemas';
+import { providerView, routeView, type ImportSummary, type ProviderView, type RouteExplanation, type RouteView } from './admin-views';
 import { buildSnapshot, ROUTE_RULE_FIELDS } from './catalog';
 import { explainRoute } from './resolve';
-import type { RouteRule } from './route-table';
+import { insertRoutes, providerRow, routeRow } from './route-rows';
+import { parseRoutingDocument } from './routing-document';
 
-// ---------------------------------------------------------------------------------------
-// Errors
-
-export interface FieldIssue {
-  /** Path of the offending field, e.g. `tps` or `routes[3].prefix`; empty for the input as a whole. */
-  readonly field: string;
-  readonly message: string;
-}
-
-export abstract class RoutingAdminError extends Error {}
-
-/** The input breaks a rule; nothing was changed. */
-export class RoutingValidationError extends RoutingAdminError {
-  override readonly name = 'RoutingValidationError';
-  constructor(readonly issues: readonly FieldIssue[]) {
-    const shown = issues.slice(0, MAX_ISSUES_IN_MESSAGE).map((issue) => (issue.field ? `${issue.field}: ${issue.message}` : issue.message));
-    const more = issues.length > MAX_ISSUES_IN_MESSAGE ? `; and ${issues.length - MAX_ISSUES_IN_MESSAGE} more` : '';
-    super(`${shown.join('; ')}${more}`);
-  }
-
-  get field(): string | undefined {
-    return this.issues[0]?.field || undefined;
-  }
-}
-
-export class RoutingNotFoundError extends RoutingAdminError {
-  override readonly name = 'RoutingNotFoundError';
-  constructor(
-    readonly kind: 'provider' | 'route',
-    readonly id: string,
-  ) {
-    super(`no ${kind} ${id}`);
-  }
-}
-
-/** The change would duplicate what exists; nothing was changed. */
-export class RoutingConflictError extends RoutingAdminError {
-  override readonly name = 'RoutingConflictError';
-  constructor(
-    message: string,
-    readonly field: string,
-  ) {
-    super(message);
-  }
-}
-
-/** One line stays readable in a terminal; the full list is on `issues`. */
-const MAX_ISSUES_IN_MESSAGE = 10;
-
-// ---------------------------------------------------------------------------------------
-// Input schemas: the one place the admin rules live, shared by the REST API and the CLI.
-
-const INT4_MIN = -2_147_483_648;
-const INT4_MAX = 2_147_483_647;
-/** Route.price is numeric(12,6). */
-const PRICE_MAX = 999_999.999999;
-
-const DELIVERY_GUARANTEES = { 'at-most-once': 'at_most_once', 'at-least-once': 'at_least_once' } as const satisfies Record<string, DeliveryGuarantee>;
-type DeliveryGuaranteeName = keyof typeof DELIVERY_GUARANTEES;
-
-/** What a new provider gets for a field its definition leaves out; the same as schema.prisma's defaults. */
-const PROVIDER_DEFAULTS = { dlrTimeoutSeconds: 172_800, pipelining: 1, deliveryGuarantee: 'at-most-once', enabled: true } as const;
-
-/** Columns are PostgreSQL integers. */
-function wholeNumber(min: number): z.ZodNumber {
-  return z
-    .number()
-    .int('must be a whole number')
-    .min(min, `must be at least ${min}`)
-    .max(INT4_MAX, `must be at most ${INT4_MAX}`);
-}
-
-/** YAML reads `prefix: 45` or `sender: 4512345678` as numbers; they are meant as text. */
-function text<T extends z.ZodType>(schema: T): z.ZodPreprocess<T> {
-  return z.preprocess((value) => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value), schema);
-}
-
-// Used in task-queue names (provider.<id>) and webhook paths (/v1/dlr/<id>).
-const providerId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit');
-const adapter = z.string().refine((name) => ADAPTER_NAMES.includes(name), `must be one of: ${ADAPTER_NAMES.join(', ')}`);
-const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
-const credentialsRef = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must name an environment variable (letters, digits, "_")');
-const deliveryGuarantee = z.enum(Object.keys(DELIVERY_GUARANTEES) as [DeliveryGuaranteeName, ...DeliveryGuaranteeName[]], {
-  error: `must be one of: ${Object.keys(DELIVERY_GUARANTEES).join(', ')}`,
-});
-
-const providerDefinition = z.strictObject({
-  id: providerId,
-  adapter,
-  baseUrl,
-  credentialsRef: credentialsRef.optional(),
-  tps: wholeNumber(1),
-  window: wholeNumber(1),
-  pipelining: wholeNumber(1).optional(),
-  dlrTimeoutSeconds: wholeNumber(1).optional(),
-  deliveryGuarantee: deliveryGuarantee.optional(),
-  enabled: z.boolean().optional(),
-});
-export type ProviderDefinition = z.input<typeof providerDefinition>;
-
-const providerChanges = z
-  .strictObject({
-    adapter,
-    baseUrl,
-    // null removes the reference.
-    credentialsRef: credentialsRef.nullable(),
-    tps: wholeNumber(1),
-    window: wholeNumber(1),
-    pipelining: wholeNumber(1),
-    dlrTimeoutSeconds: wholeNumber(1),
-    deliveryGuarantee,
-    enabled: z.boolean(),
-  })
-  .partial()
-  .refine((changes) => Object.keys(changes).length > 0, 'give at least one field to change');
-
-const routeDefinition = z.strictObject({
-  prefix: text(z.string().regex(/^(\*|[0-9]{1,15})$/, 'must be "*" or 1-15 digits (E.164 without "+")')),
-  provider: providerId,
-  priority: wholeNumber(INT4_MIN).optional(),
-  weight: wholeNumber(1).optional(),
-  price: z.number().min(0, 'must be at least 0').max(PRICE_MAX, `must be at most ${PRICE_MAX}`).optional(),
-  account: text(z.string().min(1, 'must not be empty')).optional(),
-  // The `from` a message must carry for the route to apply: up to 15 digits and '+', or 11 letters.
-  sender: text(z.string().min(1, 'must not be empty').max(16, 'must be at most 16 characters')).optional(),
-});
-
-const routingDocument = z.strictObject({
-  providers: z.array(providerDefinition).optional(),
-  // Required although it may be empty: a file that forgot it must not wipe the route table.
-  routes: z.array(routeDefinition),
-});
-export type RoutingDocument = z.input<typeof routingDocument>;
-
-const routeFilter = z.strictObject({
-  prefix: text(z.string()).optional(),
-  provider: z.string().optional(),
-  account: z.string().optional(),
-});
-
-const explainQuery = z.strictObject({
-  number: text(z.string().min(1, 'must not be empty')),
-  account: z.string().min(1, 'must not be empty').optional(),
-  from: z.string().min(1, 'must not be empty').optional(),
-});
-
-function validate<T extends z.ZodType>(schema: T, input: unknown, prefix: readonly PropertyKey[] = []): z.output<T> {
-  const result = schema.safeParse(input, { error: defaultMessage });
-  if (result.success) return result.data;
-  const issues = result.error.issues.flatMap((issue): FieldIssue[] =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: fieldPath([...prefix, ...issue.path, key]), message: 'is not a known field' }))
-      : [{ field: fieldPath([...prefix, ...issue.path]), message: issue.message }],
-  );
-  throw new RoutingValidationError(issues);
-}
-
-function defaultMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  if (issue.code !== 'invalid_type') return undefined;
-  if (issue.input === undefined) return 'is required';
-  const expected = issue.expected === 'int' ? 'a whole number' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`;
-  return `must be ${expected}`;
-}
-
-/** `routes[3].prefix`, as a reader of the import file counts. */
-function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
-}
-
-// ---------------------------------------------------------------------------------------
-// Output: what list, add and update return. Never the credentials reference itself.
-
-export interface ProviderView {
-  readonly id: string;
-  readonly adapter: string;
-  readonly baseUrl: string;
-  readonly hasCredentials: boolean;
-  readonly tps: number;
-  readonly window: number;
-  readonly pipelining: number;
-  readonly dlrTimeoutSeconds: number;
-  readonly deliveryGuarantee: DeliveryGuaranteeName;
-  readonly enabled: boolean;
-  readonly updatedAt: string;
-}
-
-/** The same field names as a route in the import file, plus its id. */
-export interface RouteView {
-  readonly id: string;
-  readonly prefix: string;
-  readonly provider: string;
-  readonly account: string | null;
-  readonly sender: string | null;
-  readonly priority: number;
-  readonly weight: number;
-  readonly price: number | null;
-}
-
-export interface RouteExplanation {
-  /** The destination as the router sees it, E.164 with '+'. */
-  readonly to: string;
-  readonly account: string | null;
-  readonly from: string | null;
-  /** In the order a message would try them; routes of equal priority are drawn by weight, `share` says how often each comes first. */
-  readonly candidates: readonly (RouteView & { readonly share: number })[];
-}
-
-export interface ImportSummary {
-  readonly providersCreated: number;
-  readonly providersUpdated: number;
-  readonly routesRemoved: number;
-  readonly routesAdded: number;
-}
-
-function providerView(provider: Provider): ProviderView {
-  return {
-    id: provider.id,
-    adapter: provider.adapter,
-    baseUrl: provider.baseUrl,
-    hasCredentials: provider.credentialsRef !== null,
-    tps: provider.tps,
-    window: provider.window,
-    pipelining: provider.pipelining,
-    dlrTimeoutSeconds: provider.dlrTimeoutSeconds,
-    deliveryGuarantee: guaranteeName(provider.deliveryGuarantee),
-    enabled: provider.enabled,
-    updatedAt: provider.updatedAt.toISOString(),
-  };
-}
-
-function routeView(route: RouteRule & { readonly price: Prisma.Decimal | null }): RouteView {
-  return {
-    id: route.id,
-    prefix: route.prefix,
-    provider: route.providerId,
-    account: route.accountId,
-    sender: route.sender,
-    priority: route.priority,
-    weight: route.weight,
-    price: route.price === null ? null : route.price.toNumber(),
-  };
-}
-
-function guaranteeName(value: DeliveryGuarantee): DeliveryGuaranteeName {
-  return value === 'at_least_once' ? 'at-least-once' : 'at-most-once';
-}
-
-// ---------------------------------------------------------------------------------------
-// Import documents
-
-/** Routes per INSERT: bounds the size of one statement's arrays. */
-const ROUTE_INSERT_CHUNK = 10_000;
 /** A table of 100k routes takes a few seconds to replace; the default 5 s would cut it off. */
 const IMPORT_TIMEOUT_MS = 120_000;
-
-/**
- * Reads an import document. JSON when the name ends in .json or the text starts with '{' (JSON's
- * own errors are clearer for JSON), YAML otherwise.
- */
-export function parseRoutingDocument(source: string, fileName?: string): unknown {
-  const asJson = fileName ? /\.json$/i.test(fileName) : source.trimStart().startsWith('{');
-  if (asJson) {
-    try {
-      return JSON.parse(source) as unknown;
-    } catch (error) {
-      throw new RoutingValidationError([{ field: '', message: `not valid JSON: ${(error as Error).message}` }]);
-    }
-  }
-  try {
-    return parseYaml(source) as unknown;
-  } catch (error) {
-    if (error instanceof YAMLParseError) {
-      // The first line says what and where ("… at line 2, column 13:"); the rest is a code excerpt.
-      const what = (error.message.split('\n')[0] ?? '').replace(/:$/, '');
-      const hint = error.code === 'BAD_ALIAS' ? ` (write '*' in quotes: a bare * starts a YAML alias)` : '';
-      throw new RoutingValidationError([{ field: '', message: `not valid YAML: ${what}${hint}` }]);
-    }
-    throw error;
-  }
-}
 
 function routeKey(route: { prefix: string; account?: string; sender?: string; provider: string }): string {
   return [route.prefix, route.account ?? '', route.sender ?? '', route.provider].join('\u0000');
 }
-
-// ---------------------------------------------------------------------------------------
-// The service
 
 /**
  * Every change to providers and routes, for the admin REST API and the CLI alike. Each operation
@@ -313,7 +33,7 @@ export class RoutingAdmin {
     try {
       return providerView(await this.db.provider.create({ data: providerRow(definition) }));
     } catch (error) {
-      if (isPrismaError(error, 'P2002')) throw new RoutingConflictError(`provider ${definition.id} already exists`, 'id');
+      if (isPrismaError(error, 'P2002')) throw new AdminConflictError(`provider ${definition.id} already exists`, 'id');
       throw error;
     }
   }
@@ -344,12 +64,12 @@ export class RoutingAdmin {
     if (!(await this.db.provider.findUnique({ where: { id: definition.provider }, select: { id: true } }))) {
       issues.unshift({ field: 'provider', message: `no provider ${definition.provider}` });
     }
-    if (issues.length > 0) throw new RoutingValidationError(issues);
+    if (issues.length > 0) throw new AdminValidationError(issues);
     const existing = await this.db.route.findFirst({
       where: { prefix: definition.prefix, accountId: definition.account ?? null, sender: definition.sender ?? null, providerId: definition.provider },
     });
     if (existing) {
-      throw new RoutingConflictError(`route ${existing.id} already sends prefix ${definition.prefix} to ${definition.provider} for this account and sender`, 'prefix');
+      throw new AdminConflictError(`route ${existing.id} already sends prefix ${definition.prefix} to ${definition.provider} for this account and sender`, 'prefix');
     }
     return routeView(await this.db.route.create({ data: routeRow(definition) }));
   }
@@ -358,7 +78,7 @@ export class RoutingAdmin {
     try {
       await this.db.route.delete({ where: { id } });
     } catch (error) {
-      if (isPrismaError(error, 'P2025')) throw new RoutingNotFoundError('route', id);
+      if (isPrismaError(error, 'P2025')) throw new AdminNotFoundError('route', id);
       throw error;
     }
   }
@@ -393,7 +113,7 @@ export class RoutingAdmin {
       else issues.push({ field: `routes[${index}]`, message: `repeats routes[${first}] (same prefix, account, sender and provider)` });
     });
     issues.push(...(await this.missingAccounts(routes.map((route) => route.account), (index) => `routes[${index}].account`)));
-    if (issues.length > 0) throw new RoutingValidationError(issues.sort(byEntryOrder));
+    if (issues.length > 0) throw new AdminValidationError(issues.sort(byEntryOrder));
 
     const rows = routes.map(routeRow);
     const routesRemoved = await this.db.$transaction(
@@ -423,11 +143,11 @@ export class RoutingAdmin {
     try {
       to = normaliseDestination(query.number).e164;
     } catch (error) {
-      if (error instanceof InvalidPhoneNumberError) throw new RoutingValidationError([{ field: 'number', message: error.message }]);
+      if (error instanceof InvalidPhoneNumberError) throw new AdminValidationError([{ field: 'number', message: error.message }]);
       throw error;
     }
     const missing = await this.missingAccounts([query.account], () => 'account');
-    if (missing.length > 0) throw new RoutingValidationError(missing);
+    if (missing.length > 0) throw new AdminValidationError(missing);
     const [providers, routes] = await this.db.$transaction([this.db.provider.findMany(), this.db.route.findMany({ select: ROUTE_RULE_FIELDS })], {
       isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead,
     });
@@ -450,7 +170,7 @@ export class RoutingAdmin {
     try {
       return providerView(await this.db.provider.update({ where: { id }, data }));
     } catch (error) {
-      if (isPrismaError(error, 'P2025')) throw new RoutingNotFoundError('provider', id);
+      if (isPrismaError(error, 'P2025')) throw new AdminNotFoundError('provider', id);
       throw error;
     }
   }
@@ -463,63 +183,6 @@ export class RoutingAdmin {
   }
 }
 
-function providerRow(definition: z.output<typeof providerDefinition>): Prisma.ProviderCreateInput {
-  return {
-    id: definition.id,
-    adapter: definition.adapter,
-    baseUrl: definition.baseUrl,
-    credentialsRef: definition.credentialsRef ?? null,
-    tps: definition.tps,
-    window: definition.window,
-    pipelining: definition.pipelining ?? PROVIDER_DEFAULTS.pipelining,
-    dlrTimeoutSeconds: definition.dlrTimeoutSeconds ?? PROVIDER_DEFAULTS.dlrTimeoutSeconds,
-    deliveryGuarantee: DELIVERY_GUARANTEES[definition.deliveryGuarantee ?? PROVIDER_DEFAULTS.deliveryGuarantee],
-    enabled: definition.enabled ?? PROVIDER_DEFAULTS.enabled,
-  };
-}
-
-interface RouteRow extends RouteRule {
-  readonly price: number | null;
-}
-
-function routeRow(definition: z.output<typeof routeDefinition>): RouteRow {
-  return {
-    id: randomUUID(),
-    prefix: definition.prefix,
-    providerId: definition.provider,
-    accountId: definition.account ?? null,
-    sender: definition.sender ?? null,
-    priority: definition.priority ?? 0,
-    weight: definition.weight ?? 1,
-    price: definition.price ?? null,
-  };
-}
-
-/**
- * One INSERT from unnest() per chunk. Prisma's createMany costs about 0.3 ms a route here: half a
- * minute for 100k routes, all of it inside the import's transaction; this takes a tenth of that.
- */
-async function insertRoutes(tx: Prisma.TransactionClient, rows: readonly RouteRow[]): Promise<void> {
-  // What @updatedAt would set; the catalog's change check reads it.
-  const now = new Date();
-  for (let start = 0; start < rows.length; start += ROUTE_INSERT_CHUNK) {
-    const chunk = rows.slice(start, start + ROUTE_INSERT_CHUNK);
-    const column = <T>(pick: (row: RouteRow) => T): T[] => chunk.map(pick);
-    await tx.$executeRaw`
-      INSERT INTO "Route" ("id", "prefix", "accountId", "sender", "providerId", "priority", "weight", "price", "createdAt", "updatedAt")
-      SELECT *, ${now}::timestamp(3), ${now}::timestamp(3) FROM unnest(
-        ${column((row) => row.id)}::text[],
-        ${column((row) => row.prefix)}::text[],
-        ${column((row) => row.accountId)}::text[],
-        ${column((row) => row.sender)}::text[],
-        ${column((row) => row.providerId)}::text[],
-        ${column((row) => row.priority)}::int[],
-        ${column((row) => row.weight)}::int[],
-        ${column((row) => (row.price === null ? null : String(row.price)))}::numeric[]
-      )`;
-  }
-}
-
 /** Issues in the order of the entries they name, so the first one reported is the first in the file. */
 function byEntryOrder(a: FieldIssue, b: FieldIssue): number {
   const position = (issue: FieldIssue): [number, number] => {
@@ -529,8 +192,4 @@ function byEntryOrder(a: FieldIssue, b: FieldIssue): number {
   const [sectionA, indexA] = position(a);
   const [sectionB, indexB] = position(b);
   return sectionA - sectionB || indexA - indexB;
-}
-
-function isPrismaError(error: unknown, code: string): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === code;
 }

@@ -63,7 +63,7 @@ export async function startWorkers(
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: CALLBACKS_TASK_QUEUE,
-    activities: createNotifyActivities(),
+    activities: createNotifyActivities({ db, logger, allowPrivateAddresses: config.CALLBACK_ALLOW_PRIVATE }),
     // Client endpoints are slow more often than not; many may wait at once without holding up any.
     maxConcurrentActivityTaskExecutions: 200,
   });

@@ -43,7 +43,7 @@ export async function clientCallbacksWorkflow(target: ClientCallbackTarget): Pro
     pending.delete(next);
     if (!notification) continue;
     try {
-      await notifyClient({ callbackUrl: target.callbackUrl, notification });
+      await notifyClient({ callbackUrl: target.callbackUrl, accountId: target.accountId, notification });
     } catch {
       // Given up after the retry window: the next status change is still worth telling.
     }

@@ -182,7 +182,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     callbacks ??= await startChild(clientCallbacksWorkflow, {
       workflowId: clientCallbacksWorkflowId(request.messageId),
       taskQueue: ROUTER_TASK_QUEUE,
-      args: [{ messageId: request.messageId, callbackUrl: request.callbackUrl, retrySeconds: request.policy.callbackRetrySeconds }],
+      args: [{ messageId: request.messageId, accountId: request.accountId, callbackUrl: request.callbackUrl, retrySeconds: request.policy.callbackRetrySeconds }],
       // The message is done when its status is final; the client may still be hearing about it.
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });

@@ -378,7 +378,7 @@ describe('a burst of delivery reports', () => {
 });
 
 async function deliveryReportCounts(): Promise<{ signalled: number; stored: number }> {
-  const response = await request(`${stack.api.url}/metrics`);
+  const response = await request(`${stack.api.opsUrl}/metrics`);
   const text = await response.body.text();
   let signalled = 0;
   let stored = 0;

@@ -92,6 +92,9 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     DATABASE_URL: databaseUrl,
     TEMPORAL_ADDRESS: devServer.address,
     API_PORT: String(apiPort),
+    OPS_PORT: '0',
+    // Test clients' callback endpoints listen on loopback.
+    CALLBACK_ALLOW_PRIVATE: 'true',
     PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     DISPATCH_WORKERS: String(options.dispatch ?? true),

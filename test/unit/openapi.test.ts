@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import { ApiMetrics } from '../../src/api/metrics';
 import { buildApi } from '../../src/api/server';
 import { createDatabase } from '../../src/db/client';
 import { createLogger } from '../../src/logger';
@@ -30,6 +31,8 @@ before(async () => {
     maxBatchRecipients: 1000,
     policy: { maxResends: 1, callbackRetrySeconds: 60 },
     dlrSignalBudgetMs: 200,
+    metrics: new ApiMetrics(),
+    allowPrivateCallbacks: false,
     onRoute: (route) => routes.push(route),
   });
   await app.ready();

@@ -12,14 +12,10 @@ import { adminPlugin } from '../../src/api/admin';
 import { installErrorHandling } from '../../src/api/server';
 import type { Database } from '../../src/db/client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import {
-  RoutingAdmin,
-  RoutingConflictError,
-  RoutingNotFoundError,
-  RoutingValidationError,
-  type ProviderDefinition,
-  type RoutingDocument,
-} from '../../src/routing/admin';
+import { AccountAdmin } from '../../src/accounts/admin';
+import { AdminConflictError, AdminNotFoundError, AdminValidationError } from '../../src/admin/errors';
+import { RoutingAdmin } from '../../src/routing/admin';
+import type { ProviderDefinition, RoutingDocument } from '../../src/routing/admin-schemas';
 import { RoutingCatalog } from '../../src/routing/catalog';
 import { resolveCandidates } from '../../src/routing/resolve';
 
@@ -53,10 +49,10 @@ function providerInput(id: string, overrides: Partial<ProviderDefinition> = {}):
   return { id, adapter: 'generic', baseUrl: `http://127.0.0.1:4010/${id}`, tps: 10, window: 5, ...overrides };
 }
 
-/** Asserts a RoutingValidationError whose first issue names `field`. */
+/** Asserts a AdminValidationError whose first issue names `field`. */
 function invalid(field: string, message?: RegExp): (error: unknown) => boolean {
   return (error: unknown) => {
-    assert.ok(error instanceof RoutingValidationError, `expected a RoutingValidationError, got ${String(error)}`);
+    assert.ok(error instanceof AdminValidationError, `expected a AdminValidationError, got ${String(error)}`);
     assert.equal(error.field ?? '', field, error.message);
     if (message) assert.match(error.message, message);
     return true;
@@ -117,11 +113,11 @@ test('invalid provider changes are refused with the field named, and change noth
   await assert.rejects(admin.addProvider({ ...providerInput('beta'), tsp: 5 }), invalid('tsp', /not a known field/));
   await assert.rejects(admin.addProvider({ id: 'beta', adapter: 'generic' }), invalid('baseUrl', /is required/));
   await assert.rejects(admin.addProvider(providerInput('bad id/')), invalid('id'));
-  await assert.rejects(admin.addProvider(providerInput('alpha')), (error: unknown) => error instanceof RoutingConflictError && error.field === 'id');
+  await assert.rejects(admin.addProvider(providerInput('alpha')), (error: unknown) => error instanceof AdminConflictError && error.field === 'id');
   await assert.rejects(admin.updateProvider('alpha', {}), invalid(''));
   await assert.rejects(admin.updateProvider('alpha', { tps: -1 }), invalid('tps'));
-  await assert.rejects(admin.updateProvider('ghost', { tps: 5 }), (error: unknown) => error instanceof RoutingNotFoundError && error.kind === 'provider');
-  await assert.rejects(admin.disableProvider('ghost'), RoutingNotFoundError);
+  await assert.rejects(admin.updateProvider('ghost', { tps: 5 }), (error: unknown) => error instanceof AdminNotFoundError && error.kind === 'provider');
+  await assert.rejects(admin.disableProvider('ghost'), AdminNotFoundError);
 
   assert.deepEqual(await tableState(), before);
 });
@@ -150,8 +146,8 @@ test('routes: add, list, remove, and invalid routes change nothing', async () =>
   await assert.rejects(admin.addRoute({ prefix: '45', provider: 'alpha', price: -1 }), invalid('price'));
   await assert.rejects(admin.addRoute({ prefix: '45', provider: 'ghost' }), invalid('provider', /no provider ghost/));
   await assert.rejects(admin.addRoute({ prefix: '45', provider: 'alpha', account: 'nobody' }), invalid('account', /no account nobody/));
-  await assert.rejects(admin.addRoute({ prefix: '*', provider: 'alpha' }), RoutingConflictError);
-  await assert.rejects(admin.removeRoute('no-such-route'), (error: unknown) => error instanceof RoutingNotFoundError && error.kind === 'route');
+  await assert.rejects(admin.addRoute({ prefix: '*', provider: 'alpha' }), AdminConflictError);
+  await assert.rejects(admin.removeRoute('no-such-route'), (error: unknown) => error instanceof AdminNotFoundError && error.kind === 'route');
   assert.deepEqual(await tableState(), before);
 
   assert.deepEqual((await admin.listRoutes({ prefix: '4520' })).map((r) => r.id), [route.id]);
@@ -358,7 +354,7 @@ test('the catalog checks instead of reloading when nothing changed', async () =>
 async function adminApp(adminApiKey: string | undefined): Promise<FastifyInstance> {
   const app = Fastify();
   installErrorHandling(app);
-  await app.register(adminPlugin, { admin, adminApiKey });
+  await app.register(adminPlugin, { admin, accounts: new AccountAdmin(db), adminApiKey });
   return app;
 }
 

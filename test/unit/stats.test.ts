@@ -4,7 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ApiKeyAuthenticator, hashApiKey } from '../../src/api/auth';
+import { hashApiKey } from '../../src/accounts/keys';
+import { ApiKeyAuthenticator } from '../../src/api/auth';
 import { installErrorHandling } from '../../src/api/server';
 import { statsPlugin, type StatsGroup, type StatsReport } from '../../src/api/stats';
 import type { Database } from '../../src/db/client';
