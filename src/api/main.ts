@@ -1,9 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
+import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
 import { buildApi } from './server';
 
 export interface RunningApi {
@@ -15,6 +16,10 @@ export interface RunningApi {
 
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  await assertTemporalSetUp(connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
@@ -55,7 +60,7 @@ async function run(): Promise<void> {
 
 if (require.main === module) {
   run().catch((err) => {
-    console.error(err);
+    console.error(err instanceof TemporalNotSetUpError || err instanceof ConfigError ? `api: ${err.message}` : err);
     process.exit(1);
   });
 }
