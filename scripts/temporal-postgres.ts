@@ -135,8 +135,8 @@ export async function startTemporalPostgresServer(options: PostgresTemporalOptio
     onLog: options.onLog,
   });
   const started: ServerProcess[] = [server];
-  const stop = async () => {
-    for (const part of started.reverse()) await part.stop();
+  const stop = async (graceMs?: number) => {
+    for (const part of started.reverse()) await part.stop(graceMs);
   };
   try {
     await server.listening(options.ports.frontend, `Temporal server did not start on ${address} (is a port taken?)`);

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
 import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
 import { buildApi } from './server';
+import { reportReady } from '../dev/supervision';
 
 export interface RunningApi {
   readonly app: FastifyInstance;
@@ -56,6 +57,7 @@ async function run(): Promise<void> {
   const stop = () => void api.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  reportReady(stop);
 }
 
 if (require.main === module) {

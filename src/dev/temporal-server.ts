@@ -18,7 +18,8 @@ export interface DevServerOptions {
 
 export interface DevServer {
   readonly address: string;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL once `graceMs` (default 10 s) passed. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -45,15 +46,15 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const server = spawnServerProcess(options.binary, args, { onLog: options.onLog });
   const address = `127.0.0.1:${options.port}`;
   await server.listening(options.port, `Temporal dev server did not start on ${address} (is the port taken?)`);
-  return { address, stop: () => server.stop() };
+  return { address, stop: (graceMs) => server.stop(graceMs) };
 }
 
 /** A server binary run as a child process of this one. */
 export interface ServerProcess {
   /** Resolves once `port` accepts connections; fails (and kills the process) if it exits first or takes over a minute. */
   listening(port: number, failure: string): Promise<void>;
-  /** SIGTERM, then SIGKILL after 10 s. */
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL once `graceMs` (default 10 s) passed. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export function spawnServerProcess(
@@ -61,7 +62,13 @@ export function spawnServerProcess(
   args: readonly string[],
   options: { env?: NodeJS.ProcessEnv; cwd?: string; onLog?: (line: string) => void } = {},
 ): ServerProcess {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+  const child = spawn(binary, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    // Its own process group: Ctrl-C in a terminal reaches only the supervisor, which stops the server last.
+    detached: true,
+  });
   const log = options.onLog;
   if (log) {
     child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
@@ -79,14 +86,14 @@ export function spawnServerProcess(
         throw new Error(failure);
       }
     },
-    stop: () => stopChild(child, exited),
+    stop: (graceMs = 10_000) => stopChild(child, exited, graceMs),
   };
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null) return;
+async function stopChild(child: ChildProcess, exited: Promise<number | null>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEMO_PROVIDERS } from '../dev/seed';
 import { ProviderSimulator, type SimulatedProviderOptions } from './server';
+import { reportReady } from '../dev/supervision';
 
 const providersSchema = z.array(
   z.object({
@@ -25,6 +26,7 @@ async function run(): Promise<void> {
   const stop = () => void simulator.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  reportReady(stop);
 }
 
 run().catch((err) => {

@@ -11,6 +11,7 @@ import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespac
 import { DispatchWorkers } from './dispatch';
 import { createRouterWorker } from './router';
 import { installTemporalRuntime } from './runtime';
+import { reportReady } from '../dev/supervision';
 
 export interface RunningWorkers {
   readonly dispatch: DispatchWorkers;
@@ -109,6 +110,7 @@ async function run(): Promise<void> {
   const stop = () => void workers.shutdown().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  reportReady(stop);
 }
 
 if (require.main === module) {

@@ -51,7 +51,7 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
   }
   return {
     address: server.address,
-    stop: () => server.stop(),
+    stop: (graceMs) => server.stop(graceMs),
     async close() {
       await server.stop();
       await dropBoth();
