@@ -33,7 +33,9 @@ const startConfigSchema = z.object({
 const STOP_GRACE_MS: Readonly<Record<PartName | 'temporal', number>> = { api: 3_000, workers: 5_000, simulator: 2_000, temporal: 4_000 };
 /** The order Ctrl-C stops them in: nothing new comes in, then what is in flight drains, then the providers go. */
 const STOP_ORDER: readonly PartName[] = ['api', 'workers', 'simulator'];
-const START_ORDER: readonly PartName[] = ['simulator', 'workers', 'api'];
+/** Started in these steps: the API takes traffic only once something can route and deliver it. */
+const START_STEPS: readonly (readonly PartName[])[] = [['simulator', 'workers'], ['api']];
+const PART_NAMES: readonly PartName[] = START_STEPS.flat();
 
 type TemporalShape = 'dev' | 'server';
 
@@ -60,10 +62,11 @@ class Supervisor {
   }
 
   async startPart(name: PartName): Promise<void> {
-    const width = Math.max(...START_ORDER.map((part) => part.length));
+    const width = Math.max(...PART_NAMES.map((part) => part.length));
     const part = new PartProcess(name, { env: this.env, onLine: (line) => process.stdout.write(`${name.padEnd(width)} | ${line}\n`) });
     this.parts.set(name, part);
     await part.start();
+    say(`${name} running (pid ${part.pid})`);
     void part.exited.then((exit) => {
       if (this.stopping) return;
       say(`${name} exited (${describeExit(exit)}); stopping the rest`);
@@ -157,7 +160,7 @@ async function main(supervisor: Supervisor): Promise<void> {
   await seedDemo(db, simulatorUrl);
   await db.$disconnect();
 
-  for (const part of START_ORDER) await supervisor.startPart(part);
+  for (const step of START_STEPS) await Promise.all(step.map((part) => supervisor.startPart(part)));
 
   const apiUrl = `http://${config.API_HOST}:${config.API_PORT}`;
   say(`REST API         ${apiUrl}`);

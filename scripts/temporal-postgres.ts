@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { ensureDatabase } from './migrate';
-import { spawnServerProcess, type DevServer, type ServerProcess } from '../src/dev/temporal-server';
+import { DYNAMIC_CONFIG_FILE, spawnServerProcess, type DevServer, type ServerProcess } from '../src/dev/temporal-server';
 
 const run = promisify(execFile);
 const REPO_ROOT = resolve(__dirname, '..');
@@ -105,7 +105,7 @@ function templateEnv(options: PostgresTemporalOptions): NodeJS.ProcessEnv {
     TEMPORAL_DB_ADDRESS: `${server.hostname}:${server.port || '5432'}`,
     TEMPORAL_DB_USER: decodeURIComponent(server.username || 'postgres'),
     TEMPORAL_DB_PASSWORD: decodeURIComponent(server.password),
-    TEMPORAL_DYNAMIC_CONFIG_FILE: resolve(REPO_ROOT, 'deploy/temporal-dynamicconfig.yaml'),
+    TEMPORAL_DYNAMIC_CONFIG_FILE: DYNAMIC_CONFIG_FILE,
     TEMPORAL_FRONTEND_PORT: String(ports.frontend),
     TEMPORAL_FRONTEND_HTTP_PORT: String(ports.frontendHttp),
     TEMPORAL_FRONTEND_MEMBERSHIP_PORT: String(ports.frontendMembership),

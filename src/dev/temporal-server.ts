@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../domain/search-attributes';
 
 export interface DevServerOptions {
@@ -23,11 +25,22 @@ export interface DevServer {
 }
 
 /**
+ * The dynamic config every shape runs with (the full server and docker-compose read the file itself).
  * The task-queue rate limit is divided among the queue's partitions; with the default four, a low
  * provider TPS is enforced coarsely. One partition makes `maxTaskQueueActivitiesPerSecond` exact,
  * and every worker must see the same value (the last poller's setting wins).
  */
-const DYNAMIC_CONFIG = ['matching.numTaskqueueReadPartitions=1', 'matching.numTaskqueueWritePartitions=1'];
+export const DYNAMIC_CONFIG_FILE = resolve(__dirname, '../../deploy/temporal-dynamicconfig.yaml');
+
+const dynamicConfigFileSchema = z.record(z.string(), z.array(z.object({ value: z.unknown(), constraints: z.unknown().optional() })).min(1));
+
+/** The file's unconstrained values as `--dynamic-config-value KEY=JSON` arguments of the dev server. */
+export function dynamicConfigValues(file = DYNAMIC_CONFIG_FILE): string[] {
+  const settings = dynamicConfigFileSchema.parse(parse(readFileSync(file, 'utf8')));
+  return Object.entries(settings).flatMap(([key, entries]) =>
+    entries.filter((entry) => entry.constraints === undefined).map((entry) => `${key}=${JSON.stringify(entry.value)}`),
+  );
+}
 
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'warn'];
@@ -40,7 +53,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     // may lose the last moments of Temporal state; a crash of the server process loses nothing.
     args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   }
-  for (const value of DYNAMIC_CONFIG) args.push('--dynamic-config-value', value);
+  for (const value of dynamicConfigValues()) args.push('--dynamic-config-value', value);
   for (const value of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', value);
 
   const server = spawnServerProcess(options.binary, args, { onLog: options.onLog });
