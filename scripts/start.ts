@@ -7,6 +7,7 @@
  * simulator, then what Temporal it started, each within a bounded time.
  */
 import { resolve } from 'node:path';
+import { Client } from 'pg';
 import { z } from 'zod';
 import { DEFAULT_TEMPORAL_SERVER_PORTS, startTemporalPostgresServer } from './temporal-postgres';
 import { describeExit, PartProcess, PartStartError, type PartName } from './parts';
@@ -59,6 +60,11 @@ class Supervisor {
 
   useTemporal(server: DevServer): void {
     this.temporal = server;
+    void server.exited.then(() => {
+      if (this.stopping) return;
+      say('the Temporal server exited; stopping the rest');
+      void this.stop().then(() => process.exit(1));
+    });
   }
 
   async startPart(name: PartName): Promise<void> {
@@ -143,18 +149,12 @@ async function main(supervisor: Supervisor): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  await assertPostgresReachable(config.DATABASE_URL);
   const temporal = await startTemporal(shape, config, uiPort, devDbFile);
   if (temporal) supervisor.useTemporal(temporal);
 
   say(`setup: migrations on ${redact(config.DATABASE_URL)}, namespace ${config.TEMPORAL_NAMESPACE}, search attributes`);
-  try {
-    await runSetup(config, (line) => say(`setup: ${line}`));
-  } catch (error) {
-    if (isConnectionError(error)) {
-      throw new ConfigError(`PostgreSQL is not reachable at ${redact(config.DATABASE_URL)} (${describe(error)}); start it or set DATABASE_URL`);
-    }
-    throw error;
-  }
+  await runSetup(config, (line) => say(`setup: ${line}`));
   const simulatorUrl = `http://127.0.0.1:${config.SIMULATOR_PORT}`;
   const db = createDatabase(config.DATABASE_URL);
   await seedDemo(db, simulatorUrl);
@@ -174,6 +174,21 @@ async function main(supervisor: Supervisor): Promise<void> {
       `  -d '{"to":"+4520123456","from":"Acme","body":"Hello from smsrouter"}'\n\n` +
       `then: curl -s ${apiUrl}/v1/messages/<id> -H 'Authorization: Bearer ${DEMO_API_KEY}'\n\n`,
   );
+}
+
+/** Both shapes need PostgreSQL (the full server for its own state): say so first, with the URL tried. */
+async function assertPostgresReachable(databaseUrl: string): Promise<void> {
+  const client = new Client({ connectionString: Object.assign(new URL(databaseUrl), { pathname: '/postgres' }).toString() });
+  try {
+    await client.connect();
+  } catch (error) {
+    if (isConnectionError(error)) {
+      throw new ConfigError(`PostgreSQL is not reachable at ${redact(databaseUrl)} (${describe(error)}); start it or set DATABASE_URL`);
+    }
+    throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 function redact(url: string): string {

@@ -153,5 +153,5 @@ export async function startTemporalPostgresServer(options: PostgresTemporalOptio
     await stop();
     throw error;
   }
-  return { address, stop };
+  return { address, exited: Promise.race(started.map((part) => part.exited)).then(() => undefined), stop };
 }

@@ -20,6 +20,8 @@ export interface DevServerOptions {
 
 export interface DevServer {
   readonly address: string;
+  /** Resolves when the server process (or one of its processes) ends, for whatever reason. */
+  readonly exited: Promise<void>;
   /** SIGTERM, then SIGKILL once `graceMs` (default 10 s) passed. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -59,11 +61,13 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const server = spawnServerProcess(options.binary, args, { onLog: options.onLog });
   const address = `127.0.0.1:${options.port}`;
   await server.listening(options.port, `Temporal dev server did not start on ${address} (is the port taken?)`);
-  return { address, stop: (graceMs) => server.stop(graceMs) };
+  return { address, exited: server.exited.then(() => undefined), stop: (graceMs) => server.stop(graceMs) };
 }
 
 /** A server binary run as a child process of this one. */
 export interface ServerProcess {
+  /** Resolves with the exit code when the process ends. */
+  readonly exited: Promise<number | null>;
   /** Resolves once `port` accepts connections; fails (and kills the process) if it exits first or takes over a minute. */
   listening(port: number, failure: string): Promise<void>;
   /** SIGTERM, then SIGKILL once `graceMs` (default 10 s) passed. */
@@ -92,6 +96,7 @@ export function spawnServerProcess(
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
+    exited,
     async listening(port, failure) {
       const ready = await Promise.race([waitForPort(port, 60_000), exited.then(() => false)]);
       if (!ready) {

@@ -51,6 +51,7 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
   }
   return {
     address: server.address,
+    exited: server.exited,
     stop: (graceMs) => server.stop(graceMs),
     async close() {
       await server.stop();
