@@ -15,6 +15,7 @@ import { ensureNamespace } from '../../src/temporal/namespace';
 import { dispatchRate } from '../../src/workers/dispatch';
 import { startProcessStack, type ProcessStack } from '../support/process-stack';
 import { eventually } from '../support/stack';
+import { submitRates } from '../support/submit-rate';
 import { startTestTemporalServer, type TestTemporalServer } from '../support/temporal-postgres';
 
 const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
@@ -148,11 +149,7 @@ describe('the production shape', () => {
     assert.equal(accepted.length, RATE_MESSAGES, 'every message submitted once');
     assert.deepEqual(new Set(accepted.map((entry) => entry.submit.reference)), new Set(ids));
 
-    const times = accepted.map((entry) => entry.receivedAt).sort((a, b) => a - b);
-    const first = times[0] ?? 0;
-    const measuredTps = ((times.length - 1) * 1000) / ((times.at(-1) ?? 0) - first);
-    const sustained = times.filter((time) => time >= first + 1000);
-    const sustainedTps = ((sustained.length - 1) * 1000) / ((sustained.at(-1) ?? 0) - (sustained[0] ?? 0));
+    const { measuredTps, sustainedTps } = submitRates(accepted.map((entry) => entry.receivedAt));
     console.log(
       `production shape rate limit: configured ${LIMITED_TPS} TPS; measured ${measuredTps.toFixed(2)} TPS (ratio ${(measuredTps / LIMITED_TPS).toFixed(3)}), ` +
         `sustained ${sustainedTps.toFixed(2)} TPS after the first second (ratio ${(sustainedTps / LIMITED_TPS).toFixed(3)}); 429 answers: ${throttled.length}`,
