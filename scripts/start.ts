@@ -60,6 +60,8 @@ class Supervisor {
 
   useTemporal(server: DevServer): void {
     this.temporal = server;
+    // Ctrl-C came while it was starting: the stop did not know about it.
+    if (this.stopping) void this.stopping.then(() => server.stop(STOP_GRACE_MS.temporal));
     void server.exited.then(() => {
       if (this.stopping) return;
       say('the Temporal server exited; stopping the rest');
@@ -68,6 +70,7 @@ class Supervisor {
   }
 
   async startPart(name: PartName): Promise<void> {
+    if (this.stopping) return;
     const width = Math.max(...PART_NAMES.map((part) => part.length));
     const part = new PartProcess(name, { env: this.env, onLine: (line) => process.stdout.write(`${name.padEnd(width)} | ${line}\n`) });
     this.parts.set(name, part);
@@ -95,8 +98,9 @@ class Supervisor {
   }
 
   /** A second Ctrl-C: no more waiting. */
-  killAll(): void {
+  async killAll(): Promise<void> {
     for (const part of this.parts.values()) part.kill('SIGKILL');
+    await this.temporal?.stop(0);
   }
 }
 
@@ -140,8 +144,8 @@ async function main(supervisor: Supervisor): Promise<void> {
     stopRequests += 1;
     if (stopRequests > 1) {
       say('stopping now');
-      supervisor.killAll();
-      process.exit(130);
+      void supervisor.killAll().then(() => process.exit(130));
+      return;
     }
     say('stopping');
     void supervisor.stop().then(() => process.exit(0));

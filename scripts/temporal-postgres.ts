@@ -136,7 +136,7 @@ export async function startTemporalPostgresServer(options: PostgresTemporalOptio
   });
   const started: ServerProcess[] = [server];
   const stop = async (graceMs?: number) => {
-    for (const part of started.reverse()) await part.stop(graceMs);
+    for (const part of [...started].reverse()) await part.stop(graceMs);
   };
   try {
     await server.listening(options.ports.frontend, `Temporal server did not start on ${address} (is a port taken?)`);

@@ -16,7 +16,16 @@ export interface DevServerOptions {
   readonly dbFile?: string;
   /** Where the server's own log goes; omitted = discarded. */
   readonly onLog?: (line: string) => void;
+  /** `--sqlite-pragma` values for the state file; omitted = SQLITE_PRAGMAS. */
+  readonly sqlitePragmas?: readonly string[];
 }
+
+/**
+ * About twice the workflows per second on a small machine (bench/dev-server-sqlite.ts). The trade:
+ * an OS crash or power loss may lose the last moments of Temporal state; a crash of the server
+ * process loses nothing, the WAL being on disk.
+ */
+export const SQLITE_PRAGMAS: readonly string[] = ['journal_mode=wal', 'synchronous=normal'];
 
 export interface DevServer {
   readonly address: string;
@@ -51,9 +60,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   if (options.dbFile) {
     mkdirSync(dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
-    // Twice the workflows per second on this kind of machine. The trade: an OS crash or power loss
-    // may lose the last moments of Temporal state; a crash of the server process loses nothing.
-    args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+    for (const pragma of options.sqlitePragmas ?? SQLITE_PRAGMAS) args.push('--sqlite-pragma', pragma);
   }
   for (const value of dynamicConfigValues()) args.push('--dynamic-config-value', value);
   for (const value of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', value);
