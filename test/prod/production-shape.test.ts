@@ -11,7 +11,9 @@ import { PartProcess, PartStartError, type PartName } from '../../scripts/parts'
 import { DEMO_API_KEY } from '../../src/dev/seed';
 import { providerTaskQueue } from '../../src/domain/dispatch';
 import type { ReceivedSubmit } from '../../src/simulator/server';
-import { ensureNamespace } from '../../src/temporal/namespace';
+import { runSetup } from '../../scripts/setup';
+import { loadConfig } from '../../src/config';
+import { assertTemporalSetUp, ensureNamespace } from '../../src/temporal/namespace';
 import { dispatchRate } from '../../src/workers/dispatch';
 import { startProcessStack, type ProcessStack } from '../support/process-stack';
 import { eventually } from '../support/stack';
@@ -206,5 +208,33 @@ describe('start-up checks of the API and the workers', () => {
     for (const part of ['api', 'workers'] as const) {
       assert.match(await exitLine(part, namespace), /lacks the search attributes SmsStatus, SmsProvider, SmsCountry, SmsAccount; run the setup step/);
     }
+  });
+});
+
+describe('the setup step', () => {
+  test('creates only what is missing: run twice, the second run changes nothing, and a search attribute already there is kept', async () => {
+    const namespace = `partial_${randomBytes(3).toString('hex')}`;
+    await ensureNamespace(stack.connection, namespace);
+    await eventually(
+      () => stack.connection.operatorService.listSearchAttributes({ namespace }).then(() => true, () => undefined),
+      30_000,
+      `namespace ${namespace} served`,
+    );
+    await stack.connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: { SmsStatus: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+    });
+    const config = loadConfig({ ...stack.env, TEMPORAL_NAMESPACE: namespace });
+    const firstRun: string[] = [];
+    await runSetup(config, (line) => firstRun.push(line));
+    assert.ok(firstRun.includes('No pending migrations'), firstRun.join('\n'));
+    assert.ok(!firstRun.some((line) => line.startsWith('Created Temporal namespace')), 'the namespace existed');
+    assert.ok(firstRun.includes('Added search attributes SmsProvider, SmsCountry, SmsAccount'), firstRun.join('\n'));
+    await assertTemporalSetUp(stack.connection, namespace);
+
+    const secondRun: string[] = [];
+    await runSetup(config, (line) => secondRun.push(line));
+    assert.ok(secondRun.includes('Search attributes already registered'), secondRun.join('\n'));
+    assert.ok(!secondRun.some((line) => line.startsWith('Created') || line.startsWith('Added') || line.startsWith('Applying')), secondRun.join('\n'));
   });
 });
