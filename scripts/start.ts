@@ -115,7 +115,7 @@ async function startTemporal(shape: TemporalShape, config: Config, uiPort: numbe
   };
   if (shape === 'dev') {
     say(`starting the Temporal dev server (state in ${devDbFile})`);
-    return startTemporalDevServer({ binary: findTemporalCli(), port: Number(port), uiPort, dbFile: devDbFile });
+    return startTemporalDevServer({ binary: findTemporalCli(), port: Number(port), uiPort, dbFile: devDbFile, ownProcessGroup: true });
   }
   say('starting the Temporal server on PostgreSQL (databases temporal and temporal_visibility)');
   return startTemporalPostgresServer({
@@ -129,6 +129,7 @@ async function startTemporal(shape: TemporalShape, config: Config, uiPort: numbe
     ports: { ...DEFAULT_TEMPORAL_SERVER_PORTS, frontend: Number(port) },
     namespace: config.TEMPORAL_NAMESPACE,
     onLog,
+    ownProcessGroup: true,
   });
 }
 

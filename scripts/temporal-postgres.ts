@@ -54,6 +54,8 @@ export interface PostgresTemporalOptions {
   readonly namespace?: string;
   /** Where the servers' own logs go; omitted = discarded. */
   readonly onLog?: (line: string) => void;
+  /** As DevServerOptions.ownProcessGroup. */
+  readonly ownProcessGroup?: boolean;
 }
 
 /** The embedded schemas of the sql tool, per database. */
@@ -133,6 +135,7 @@ export async function startTemporalPostgresServer(options: PostgresTemporalOptio
     env,
     cwd: REPO_ROOT,
     onLog: options.onLog,
+    ownProcessGroup: options.ownProcessGroup,
   });
   const started: ServerProcess[] = [server];
   const stop = async (graceMs?: number) => {
@@ -145,6 +148,7 @@ export async function startTemporalPostgresServer(options: PostgresTemporalOptio
         env,
         cwd: REPO_ROOT,
         onLog: options.onLog,
+        ownProcessGroup: options.ownProcessGroup,
       });
       started.push(ui);
       await ui.listening(options.uiPort, `Temporal UI did not start on port ${options.uiPort} (is the port taken?)`);

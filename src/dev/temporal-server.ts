@@ -16,6 +16,11 @@ export interface DevServerOptions {
   readonly dbFile?: string;
   /** Where the server's own log goes; omitted = discarded. */
   readonly onLog?: (line: string) => void;
+  /**
+   * Run it in a process group of its own, so that Ctrl-C in a terminal reaches only this process,
+   * which then stops it when it chooses (npm start stops Temporal last). Default: the caller's group.
+   */
+  readonly ownProcessGroup?: boolean;
   /** `--sqlite-pragma` values for the state file; omitted = SQLITE_PRAGMAS. */
   readonly sqlitePragmas?: readonly string[];
 }
@@ -65,7 +70,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   for (const value of dynamicConfigValues()) args.push('--dynamic-config-value', value);
   for (const value of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', value);
 
-  const server = spawnServerProcess(options.binary, args, { onLog: options.onLog });
+  const server = spawnServerProcess(options.binary, args, { onLog: options.onLog, ownProcessGroup: options.ownProcessGroup });
   const address = `127.0.0.1:${options.port}`;
   await server.listening(options.port, `Temporal dev server did not start on ${address} (is the port taken?)`);
   return { address, exited: server.exited.then(() => undefined), stop: (graceMs) => server.stop(graceMs) };
@@ -84,14 +89,13 @@ export interface ServerProcess {
 export function spawnServerProcess(
   binary: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; onLog?: (line: string) => void } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; onLog?: (line: string) => void; ownProcessGroup?: boolean } = {},
 ): ServerProcess {
   const child = spawn(binary, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: options.env ?? process.env,
     cwd: options.cwd,
-    // Its own process group: Ctrl-C in a terminal reaches only the supervisor, which stops the server last.
-    detached: true,
+    detached: options.ownProcessGroup ?? false,
   });
   const log = options.onLog;
   if (log) {
