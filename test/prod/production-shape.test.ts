@@ -160,6 +160,16 @@ describe('the production shape', () => {
     assert.ok(Math.abs(measuredTps - LIMITED_TPS) <= LIMITED_TPS * 0.1, `measured ${measuredTps} TPS`);
     assert.ok(Math.abs(sustainedTps - LIMITED_TPS) <= LIMITED_TPS * 0.1, `sustained ${sustainedTps} TPS`);
   });
+
+  test('with every worker process killed the API still accepts; restarted workers deliver what waited', async () => {
+    await Promise.all(stack.workers.map((_, index) => stack.kill('workers', index)));
+    const id = await send('+4530123402');
+    assert.equal((await stack.db.message.findUnique({ where: { id } }))?.status ?? 'accepted', 'accepted', 'nothing routed it while no worker ran');
+    await Promise.all(stack.workers.map((_, index) => stack.restart('workers', index)));
+    const view = await settled(id);
+    assert.equal(view.status, 'delivered');
+    assert.deepEqual(statuses(view), ['accepted', 'routed@first', 'submitted@first', 'delivered@first']);
+  });
 });
 
 /** The queue's server-side limit, as DispatchWorkers sets it; 0 holds the queue. */
