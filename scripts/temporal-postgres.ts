@@ -56,6 +56,8 @@ export interface PostgresTemporalOptions {
   readonly onLog?: (line: string) => void;
   /** As DevServerOptions.ownProcessGroup. */
   readonly ownProcessGroup?: boolean;
+  /** Most PostgreSQL connections of the history store and of visibility; omitted = the config's 20 and 4. */
+  readonly maxConnections?: { readonly history: number; readonly visibility: number };
 }
 
 /** The embedded schemas of the sql tool, per database. */
@@ -120,6 +122,10 @@ function templateEnv(options: PostgresTemporalOptions): NodeJS.ProcessEnv {
     TEMPORAL_ADDRESS: `127.0.0.1:${ports.frontend}`,
     TEMPORAL_UI_PORT: String(options.uiPort ?? 0),
     TEMPORAL_NAMESPACE: options.namespace ?? 'default',
+    ...(options.maxConnections && {
+      TEMPORAL_DB_MAX_CONNS: String(options.maxConnections.history),
+      TEMPORAL_VISIBILITY_DB_MAX_CONNS: String(options.maxConnections.visibility),
+    }),
   };
 }
 

@@ -2,11 +2,11 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
+import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
 import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
 import { buildApi } from './server';
-import { reportReady } from '../dev/supervision';
 
 export interface RunningApi {
   readonly app: FastifyInstance;

@@ -26,7 +26,7 @@ export interface DevServerOptions {
 }
 
 /**
- * Several times the workflows per second on a small machine (bench/dev-server-sqlite.ts). The trade:
+ * More workflows per second, 2× to 5× on a small machine (bench/dev-server-sqlite.ts). The trade:
  * an OS crash or power loss may lose the last moments of Temporal state; a crash of the server
  * process loses nothing, the WAL being on disk.
  */

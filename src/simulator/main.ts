@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEMO_PROVIDERS } from '../dev/seed';
-import { ProviderSimulator, type SimulatedProviderOptions } from './server';
 import { reportReady } from '../dev/supervision';
+import { ProviderSimulator, type SimulatedProviderOptions } from './server';
 
 const providersSchema = z.array(
   z.object({

@@ -5,13 +5,13 @@ import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
+import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
 import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
 import { DispatchWorkers } from './dispatch';
 import { createRouterWorker } from './router';
 import { installTemporalRuntime } from './runtime';
-import { reportReady } from '../dev/supervision';
 
 export interface RunningWorkers {
   readonly dispatch: DispatchWorkers;

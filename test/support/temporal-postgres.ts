@@ -43,6 +43,8 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
       database,
       visibilityDatabase,
       ports,
+      // The machine's PostgreSQL serves every test stack at once; its connection limit is shared.
+      maxConnections: { history: 8, visibility: 2 },
       onLog: (line) => { logs.push(line); if (process.env.TEMPORAL_TEST_LOG) process.stderr.write(line); },
     });
   } catch (error) {
