@@ -1,10 +1,11 @@
-# One image for the API and the worker; docker-compose.yml picks the entry point.
+# One image for the setup step, the API and the worker; docker-compose.yml picks the entry point:
+# node dist/scripts/setup.js, node dist/src/api/main.js, node dist/src/workers/main.js.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund
+RUN npm ci --no-audit --no-fund
 COPY . .
-RUN PRISMA_SCHEMA_ENGINE_BINARY=/app/package.json npx prisma generate && npx tsc -p .
+RUN bash scripts/prisma-generate.sh && npm run build
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -1,104 +1,200 @@
 /**
- * `npm start`: the whole router on this machine. Starts (or reuses) a Temporal dev server with its
- * state under .data/, applies the migrations to PostgreSQL, seeds the demo, and runs the provider
- * simulator, the workers and the REST API in this process. Ctrl-C stops everything it started.
+ * `npm start`: the whole router on this machine, in the shape production runs it. Starts (or reuses)
+ * Temporal — the embedded dev server by default, the full server on PostgreSQL with
+ * `--temporal=server` — runs the setup step, seeds the demo, then runs the provider simulator, the
+ * workers and the REST API as separate processes, their lines prefixed by part. A part that exits
+ * stops the whole run with a non-zero exit. Ctrl-C stops the API, then the workers, then the
+ * simulator, then what Temporal it started, each within a bounded time.
  */
 import { resolve } from 'node:path';
-import { applyMigrations } from './migrate';
-import { startApi } from '../src/api/main';
-import { ConfigError, loadConfig } from '../src/config';
+import { Client } from 'pg';
+import { z } from 'zod';
+import { DEFAULT_TEMPORAL_SERVER_PORTS, startTemporalPostgresServer } from './temporal-postgres';
+import { describeExit, PartProcess, PartStartError, type PartName } from './parts';
+import { MigrationError } from './migrate';
+import { runSetup } from './setup';
+import { ConfigError, loadConfig, type Config } from '../src/config';
 import { createDatabase } from '../src/db/client';
 import { DEMO_API_KEY, DEMO_PROVIDERS, exportDemoCredentials, seedDemo } from '../src/dev/seed';
-import { findTemporalCli } from '../src/dev/temporal-cli';
-import { canConnect, startTemporalDevServer } from '../src/dev/temporal-server';
-import { createLogger } from '../src/logger';
-import { ProviderSimulator } from '../src/simulator/server';
-import { startWorkers } from '../src/workers/main';
-import { installTemporalRuntime } from '../src/workers/runtime';
+import { findTemporalCli, findTemporalTool, TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_UI_SERVER } from '../src/dev/temporal-cli';
+import { canConnect, startTemporalDevServer, type DevServer } from '../src/dev/temporal-server';
+import { TemporalNotSetUpError } from '../src/temporal/namespace';
 
-const TEMPORAL_UI_PORT = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
+const startConfigSchema = z.object({
+  /** The Temporal UI's port; 0 runs Temporal without it. */
+  TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).default(8233),
+  /** The embedded dev server's state file. */
+  TEMPORAL_DEV_DB: z.string().min(1).default(resolve(__dirname, '../.data/temporal.db')),
+});
 
-/** What this process started, stopped in reverse order on Ctrl-C or a failed start. */
-const running: { name: string; stop: () => Promise<void> }[] = [];
+/**
+ * How long each part may take to stop after SIGTERM before it is killed, in stop order. Their sum
+ * stays under 15 s: a stop must end whatever a part is waiting on.
+ */
+const STOP_GRACE_MS: Readonly<Record<PartName | 'temporal', number>> = { api: 3_000, workers: 5_000, simulator: 2_000, temporal: 4_000 };
+/** The order Ctrl-C stops them in: nothing new comes in, then what is in flight drains, then the providers go. */
+const STOP_ORDER: readonly PartName[] = ['api', 'workers', 'simulator'];
+/** Started in these steps: the API takes traffic only once something can route and deliver it. */
+const START_STEPS: readonly (readonly PartName[])[] = [['simulator', 'workers'], ['api']];
+const PART_NAMES: readonly PartName[] = START_STEPS.flat();
 
-async function stopAll(): Promise<void> {
-  for (const entry of running.reverse()) {
-    await entry.stop().catch((error: unknown) => console.error(`smsrouter: stopping ${entry.name} failed:`, error));
+type TemporalShape = 'dev' | 'server';
+
+const say = (line: string) => process.stdout.write(`smsrouter: ${line}\n`);
+
+function temporalShapeOf(args: readonly string[]): TemporalShape {
+  for (const arg of args) {
+    if (arg === '--temporal=server') return 'server';
+    if (arg === '--temporal=dev') return 'dev';
+    throw new ConfigError(`unknown argument ${arg} (expected --temporal=dev or --temporal=server)`);
   }
-  running.length = 0;
+  return 'dev';
 }
 
-async function main(): Promise<void> {
-  // The demo's client endpoints (a local webhook tester) live on loopback.
-  const config = loadConfig({ CALLBACK_ALLOW_PRIVATE: 'true', ...process.env });
-  installTemporalRuntime();
-  const logger = createLogger(config.LOG_LEVEL, 'smsrouter');
-  const say = (line: string) => process.stdout.write(`smsrouter: ${line}\n`);
+class Supervisor {
+  private readonly parts = new Map<PartName, PartProcess>();
+  private temporal: DevServer | undefined;
+  private stopping: Promise<void> | undefined;
 
-  say(`applying database migrations to ${redact(config.DATABASE_URL)}`);
-  try {
-    await applyMigrations(config.DATABASE_URL, { log: (line) => say(line) });
-  } catch (error) {
-    if (isConnectionError(error)) {
-      say(`PostgreSQL is not reachable at ${redact(config.DATABASE_URL)} (${describe(error)}); start it or set DATABASE_URL`);
-      process.exit(1);
-    }
-    throw error;
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  useTemporal(server: DevServer): void {
+    this.temporal = server;
+    // Ctrl-C came while it was starting: the stop did not know about it.
+    if (this.stopping) void this.stopping.then(() => server.stop(STOP_GRACE_MS.temporal));
+    void server.exited.then(() => {
+      if (this.stopping) return;
+      say('the Temporal server exited; stopping the rest');
+      void this.stop().then(() => process.exit(1));
+    });
   }
 
+  async startPart(name: PartName): Promise<void> {
+    if (this.stopping) return;
+    const width = Math.max(...PART_NAMES.map((part) => part.length));
+    const part = new PartProcess(name, { env: this.env, onLine: (line) => process.stdout.write(`${name.padEnd(width)} | ${line}\n`) });
+    this.parts.set(name, part);
+    await part.start();
+    say(`${name} running (pid ${part.pid})`);
+    void part.exited.then((exit) => {
+      if (this.stopping) return;
+      say(`${name} exited (${describeExit(exit)}); stopping the rest`);
+      void this.stop().then(() => process.exit(1));
+    });
+  }
+
+  /** Stops everything once, in order; a part that does not stop in its grace time is killed. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const name of STOP_ORDER) {
+        const part = this.parts.get(name);
+        if (!part?.running) continue;
+        const exit = await part.stop(STOP_GRACE_MS[name]);
+        if (exit.killed) say(`${name} did not stop within ${STOP_GRACE_MS[name] / 1000} s; killed it`);
+      }
+      await this.temporal?.stop(STOP_GRACE_MS.temporal);
+    })();
+    return this.stopping;
+  }
+
+  /** A second Ctrl-C: no more waiting. */
+  async killAll(): Promise<void> {
+    for (const part of this.parts.values()) part.kill('SIGKILL');
+    await this.temporal?.stop(0);
+  }
+}
+
+async function startTemporal(shape: TemporalShape, config: Config, uiPort: number, devDbFile: string): Promise<DevServer | undefined> {
   const [host = '127.0.0.1', port = '7233'] = config.TEMPORAL_ADDRESS.split(':');
   if (await canConnect(Number(port), host)) {
     say(`using the Temporal server already listening on ${config.TEMPORAL_ADDRESS}`);
-  } else {
-    say('starting the Temporal dev server (state in .data/temporal.db)');
-    const devServer = await startTemporalDevServer({
-      binary: findTemporalCli(),
-      port: Number(port),
-      uiPort: TEMPORAL_UI_PORT,
-      dbFile: resolve(__dirname, '../.data/temporal.db'),
-    });
-    running.push({ name: 'Temporal dev server', stop: () => devServer.stop() });
+    return undefined;
   }
-
-  exportDemoCredentials();
-  const simulator = new ProviderSimulator({
-    port: config.SIMULATOR_PORT,
-    providers: DEMO_PROVIDERS.map((provider) => ({ name: provider.id, dialect: provider.adapter, credentials: provider.credentials })),
+  const onLog = (chunk: string) => {
+    for (const line of chunk.split('\n')) if (line.trim()) process.stdout.write(`temporal  | ${line}\n`);
+  };
+  if (shape === 'dev') {
+    say(`starting the Temporal dev server (state in ${devDbFile})`);
+    return startTemporalDevServer({ binary: findTemporalCli(), port: Number(port), uiPort, dbFile: devDbFile, ownProcessGroup: true });
+  }
+  say('starting the Temporal server on PostgreSQL (databases temporal and temporal_visibility)');
+  return startTemporalPostgresServer({
+    serverBinary: findTemporalTool(TEMPORAL_SERVER),
+    sqlTool: findTemporalTool(TEMPORAL_SQL_TOOL),
+    uiBinary: uiPort > 0 ? findTemporalTool(TEMPORAL_UI_SERVER) : undefined,
+    uiPort,
+    databaseServerUrl: config.DATABASE_URL,
+    database: 'temporal',
+    visibilityDatabase: 'temporal_visibility',
+    ports: { ...DEFAULT_TEMPORAL_SERVER_PORTS, frontend: Number(port) },
+    namespace: config.TEMPORAL_NAMESPACE,
+    onLog,
+    ownProcessGroup: true,
   });
-  await simulator.start();
-  running.push({ name: 'simulator', stop: () => simulator.close() });
+}
+
+async function main(supervisor: Supervisor): Promise<void> {
+  const shape = temporalShapeOf(process.argv.slice(2));
+  const config = loadConfig();
+  const parsed = startConfigSchema.safeParse(process.env);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  const { TEMPORAL_UI_PORT: uiPort, TEMPORAL_DEV_DB: devDbFile } = parsed.data;
+
+  let stopRequests = 0;
+  const onSignal = () => {
+    stopRequests += 1;
+    if (stopRequests > 1) {
+      say('stopping now');
+      void supervisor.killAll().then(() => process.exit(130));
+      return;
+    }
+    say('stopping');
+    void supervisor.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  await assertPostgresReachable(config.DATABASE_URL);
+  const temporal = await startTemporal(shape, config, uiPort, devDbFile);
+  if (temporal) supervisor.useTemporal(temporal);
+
+  say(`setup: migrations on ${redact(config.DATABASE_URL)}, namespace ${config.TEMPORAL_NAMESPACE}, search attributes`);
+  await runSetup(config, (line) => say(`setup: ${line}`));
+  const simulatorUrl = `http://127.0.0.1:${config.SIMULATOR_PORT}`;
   const db = createDatabase(config.DATABASE_URL);
-  await seedDemo(db, simulator.url);
+  await seedDemo(db, simulatorUrl);
   await db.$disconnect();
 
-  const workers = await startWorkers(config, logger);
-  running.push({ name: 'workers', stop: () => workers.shutdown() });
-  const api = await startApi(config, logger);
-  running.push({ name: 'API', stop: () => api.close() });
+  for (const step of START_STEPS) await Promise.all(step.map((part) => supervisor.startPart(part)));
 
-  say(`REST API         ${api.url}`);
-  say(`metrics          ${api.opsUrl}/metrics`);
-  say(`Temporal server  ${config.TEMPORAL_ADDRESS}`);
-  say(`Temporal UI      http://127.0.0.1:${TEMPORAL_UI_PORT}`);
-  say(`simulator        ${simulator.url} (providers: ${DEMO_PROVIDERS.map((p) => p.id).join(', ')}; stats at ${simulator.url}/_control/stats)`);
+  const apiUrl = `http://${config.API_HOST}:${config.API_PORT}`;
+  say(`REST API         ${apiUrl}`);
+  say(`metrics          http://${config.OPS_HOST}:${config.OPS_PORT}/metrics`);
+  say(`Temporal server  ${config.TEMPORAL_ADDRESS}${shape === 'server' ? ' (full server on PostgreSQL)' : ''}`);
+  if (uiPort > 0) say(`Temporal UI      http://127.0.0.1:${uiPort}`);
+  say(`simulator        ${simulatorUrl} (providers: ${DEMO_PROVIDERS.map((p) => p.id).join(', ')}; stats at ${simulatorUrl}/_control/stats)`);
   say('ready. Send a message:');
   process.stdout.write(
-    `\ncurl -s -X POST ${api.url}/v1/messages \\\n` +
+    `\ncurl -s -X POST ${apiUrl}/v1/messages \\\n` +
       `  -H 'Authorization: Bearer ${DEMO_API_KEY}' -H 'Content-Type: application/json' \\\n` +
       `  -d '{"to":"+4520123456","from":"Acme","body":"Hello from smsrouter"}'\n\n` +
-      `then: curl -s ${api.url}/v1/messages/<id> -H 'Authorization: Bearer ${DEMO_API_KEY}'\n\n`,
+      `then: curl -s ${apiUrl}/v1/messages/<id> -H 'Authorization: Bearer ${DEMO_API_KEY}'\n\n`,
   );
+}
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    say('stopping');
-    await stopAll();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+/** Both shapes need PostgreSQL (the full server for its own state): say so first, with the URL tried. */
+async function assertPostgresReachable(databaseUrl: string): Promise<void> {
+  const client = new Client({ connectionString: Object.assign(new URL(databaseUrl), { pathname: '/postgres' }).toString() });
+  try {
+    await client.connect();
+  } catch (error) {
+    if (isConnectionError(error)) {
+      throw new ConfigError(`PostgreSQL is not reachable at ${redact(databaseUrl)} (${describe(error)}); start it or set DATABASE_URL`);
+    }
+    throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 function redact(url: string): string {
@@ -117,9 +213,16 @@ function isConnectionError(error: unknown): boolean {
   return ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', '28P01', '3D000'].includes(code);
 }
 
-main().catch(async (error: unknown) => {
-  if (error instanceof ConfigError) console.error(`smsrouter: ${error.message}`);
+// The parts' processes inherit the demo credentials, and the demo's client endpoints (a local
+// webhook tester) live on loopback.
+exportDemoCredentials();
+process.env.CALLBACK_ALLOW_PRIVATE ??= 'true';
+const supervisor = new Supervisor(process.env);
+main(supervisor).catch(async (error: unknown) => {
+  const known = [ConfigError, PartStartError, MigrationError, TemporalNotSetUpError].some((type) => error instanceof type);
+  if (known) say((error as Error).message);
   else console.error(error);
-  await stopAll();
+  if (error instanceof PartStartError) process.stdout.write(`${error.output}\n`);
+  await supervisor.stop();
   process.exit(1);
 });

@@ -1,9 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
+import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
+import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
 import { ApiMetrics, buildOpsServer } from './metrics';
 import { buildApi } from './server';
 
@@ -18,6 +20,10 @@ export interface RunningApi {
 
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  await assertTemporalSetUp(connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
@@ -61,11 +67,12 @@ async function run(): Promise<void> {
   const stop = () => void api.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  reportReady(stop);
 }
 
 if (require.main === module) {
   run().catch((err) => {
-    console.error(err);
+    console.error(err instanceof TemporalNotSetUpError || err instanceof ConfigError ? `api: ${err.message}` : err);
     process.exit(1);
   });
 }

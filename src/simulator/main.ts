@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEMO_PROVIDERS } from '../dev/seed';
+import { reportReady } from '../dev/supervision';
 import { ProviderSimulator, type SimulatedProviderOptions } from './server';
 
 const providersSchema = z.array(
@@ -25,6 +26,7 @@ async function run(): Promise<void> {
   const stop = () => void simulator.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  reportReady(stop);
 }
 
 run().catch((err) => {

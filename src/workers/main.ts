@@ -3,10 +3,12 @@ import { Client, Connection } from '@temporalio/client';
 import { createNotifyActivities } from '../activities';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
-import { loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
+import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
+import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
 import { DispatchWorkers } from './dispatch';
 import { createRouterWorker } from './router';
 import { installTemporalRuntime } from './runtime';
@@ -32,6 +34,11 @@ export async function startWorkers(
   options: { workflowBundle?: WorkflowBundleOption } = {},
 ): Promise<RunningWorkers> {
   installTemporalRuntime();
+  const temporalConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  await assertTemporalSetUp(temporalConnection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
+    await temporalConnection.close();
+    throw error;
+  });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const db = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
@@ -68,7 +75,7 @@ export async function startWorkers(
     maxConcurrentActivityTaskExecutions: 200,
   });
 
-  const temporal = new Client({ connection: await Connection.connect({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection: temporalConnection, namespace: config.TEMPORAL_NAMESPACE });
   const reconciler = new DeliveryReportReconciler(db, temporal, logger, {
     intervalMs: RECONCILE_EVERY_MS,
     giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
@@ -103,11 +110,12 @@ async function run(): Promise<void> {
   const stop = () => void workers.shutdown().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  reportReady(stop);
 }
 
 if (require.main === module) {
   run().catch((err) => {
-    console.error(err);
+    console.error(err instanceof TemporalNotSetUpError || err instanceof ConfigError ? `worker: ${err.message}` : err);
     process.exit(1);
   });
 }

@@ -9,6 +9,7 @@ import { temporal } from '@temporalio/proto';
 import { providerTaskQueue } from '../../src/domain/dispatch';
 import { dispatchRate } from '../../src/workers/dispatch';
 import { eventually, freePort, startStack, type TestStack } from '../support/stack';
+import { submitRates } from '../support/submit-rate';
 
 const CONFIGURED_TPS = 30;
 const MESSAGES = 300;
@@ -125,15 +126,9 @@ test(`two worker processes together keep one provider within its ${CONFIGURED_TP
   for (const entry of accepted) perMessage.set(entry.submit.reference ?? '', (perMessage.get(entry.submit.reference ?? '') ?? 0) + 1);
   for (const id of ids) assert.equal(perMessage.get(id), 1, `${id} submitted once`);
 
-  const times = accepted.map((entry) => entry.receivedAt).sort((a, b) => a - b);
-  const first = times[0] ?? 0;
-  const measuredTps = ((times.length - 1) * 1000) / ((times.at(-1) ?? 0) - first);
-  // The server's limiter, like a provider's, lets one second's worth through at once from idle;
-  // past that first second the rate is the sustained one.
-  const sustained = times.filter((time) => time >= first + 1000);
-  const sustainedTps = ((sustained.length - 1) * 1000) / ((sustained.at(-1) ?? 0) - (sustained[0] ?? 0));
+  const { measuredTps, sustainedTps } = submitRates(accepted.map((entry) => entry.receivedAt));
   console.log(
-    `rate limit: configured ${CONFIGURED_TPS} TPS; measured ${measuredTps.toFixed(2)} TPS over all ${times.length} submits ` +
+    `rate limit: configured ${CONFIGURED_TPS} TPS; measured ${measuredTps.toFixed(2)} TPS over all ${accepted.length} submits ` +
       `(ratio ${(measuredTps / CONFIGURED_TPS).toFixed(3)}), sustained ${sustainedTps.toFixed(2)} TPS after the first second ` +
       `(ratio ${(sustainedTps / CONFIGURED_TPS).toFixed(3)}); 429 answers: ${throttled.length}`,
   );

@@ -4,7 +4,7 @@ import { applyMigrations, DEFAULT_DATABASE_URL } from '../../scripts/migrate';
 import { createDatabase, type Database } from '../../src/db/client';
 
 /** The PostgreSQL server the tests use; each test file gets throwaway databases on it. */
-function serverUrl(): URL {
+export function serverUrl(): URL {
   const url = new URL(process.env.TEST_DATABASE_SERVER_URL ?? process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
   url.search = '';
   return url;

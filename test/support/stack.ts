@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { applyMigrations } from '../../scripts/migrate';
 import { dropDatabase, throwawayDatabaseUrl } from './database';
+import { credentialsRefOf, insertProvider, type ProviderRows } from './provider-rows';
 import { startApi, type RunningApi } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
@@ -27,15 +28,8 @@ export interface TestStack {
   close(): Promise<void>;
 }
 
-export interface TestProvider {
-  readonly id: string;
-  readonly dialect: string;
+export interface TestProvider extends ProviderRows {
   readonly credentials: Readonly<Record<string, string>>;
-  readonly routes: readonly { prefix: string; priority?: number; weight?: number }[];
-  readonly tps?: number;
-  readonly window?: number;
-  readonly dlrTimeoutSeconds?: number;
-  readonly deliveryGuarantee?: 'at_most_once' | 'at_least_once';
   readonly behaviour?: Partial<SimulatedProviderBehaviour>;
   /** A provider served elsewhere (a simulator in its own process); the in-process simulator is not used. */
   readonly baseUrl?: string;
@@ -116,32 +110,11 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     api,
     workers: await startWorkerSet(),
     async addProvider(provider) {
-      const credentialsRef = `SMSROUTER_CREDENTIALS_${provider.id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-      process.env[credentialsRef] = JSON.stringify(provider.credentials);
+      process.env[credentialsRefOf(provider.id)] = JSON.stringify(provider.credentials);
       if (!provider.baseUrl && !provider.alreadySimulated) {
         simulator.addProvider({ name: provider.id, dialect: provider.dialect, credentials: provider.credentials, behaviour: provider.behaviour });
       }
-      await db.provider.create({
-        data: {
-          id: provider.id,
-          adapter: provider.dialect,
-          baseUrl: provider.baseUrl ?? simulator.baseUrlOf(provider.id),
-          credentialsRef,
-          tps: provider.tps ?? 100,
-          window: provider.window ?? 10,
-          dlrTimeoutSeconds: provider.dlrTimeoutSeconds ?? 30,
-          deliveryGuarantee: provider.deliveryGuarantee ?? 'at_most_once',
-        },
-      });
-      await db.route.createMany({
-        data: provider.routes.map((route, index) => ({
-          id: `${provider.id}-${index}`,
-          prefix: route.prefix,
-          providerId: provider.id,
-          priority: route.priority ?? 0,
-          weight: route.weight ?? 1,
-        })),
-      });
+      await insertProvider(db, provider, provider.baseUrl ?? simulator.baseUrlOf(provider.id));
       await Promise.all([stack.workers.catalog.refresh(), api.catalog.refresh()]);
       if (config.DISPATCH_WORKERS) {
         await eventually(async () => (stack.workers.dispatch.providerIds.includes(provider.id) ? true : undefined), 10_000, `dispatch worker for ${provider.id}`);
