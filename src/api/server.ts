@@ -9,6 +9,7 @@ import { adminPlugin } from './admin';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
 import { ApiError, type ApiErrorBody } from './errors';
+import { inboundPlugin } from './inbound';
 import { messagesPlugin } from './messages';
 import { ApiMetrics, metricsPlugin } from './metrics';
 import { statsPlugin } from './stats';
@@ -59,6 +60,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), adminApiKey: options.adminApiKey });
   await app.register(statsPlugin, { db: options.db, auth });
+  await app.register(inboundPlugin, { ...options, auth, metrics, webhookRetrySeconds: options.policy.callbackRetrySeconds });
   app.get('/healthz', async () => ({ ok: true }));
   return app;
 }

@@ -48,3 +48,8 @@ export function normaliseInboundAddress(input: string): InboundAddress {
   if (SHORT_CODE.test(digits)) return digits;
   throw new InvalidPhoneNumberError(input);
 }
+
+/** ISO 3166 alpha-2 of an E.164 number's country, when its prefix names one. */
+export function countryOfNumber(e164: string): string | undefined {
+  return e164.startsWith('+') ? parsePhoneNumberFromString(e164)?.country : undefined;
+}

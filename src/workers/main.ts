@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { createNotifyActivities } from '../activities';
+import { createInboundDeliveryActivities } from '../activities/inbound';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
 import { loadConfig, type Config } from '../config';
@@ -63,7 +64,7 @@ export async function startWorkers(
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: CALLBACKS_TASK_QUEUE,
-    activities: createNotifyActivities(),
+    activities: { ...createNotifyActivities(), ...createInboundDeliveryActivities(db) },
     // Client endpoints are slow more often than not; many may wait at once without holding up any.
     maxConcurrentActivityTaskExecutions: 200,
   });

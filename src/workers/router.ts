@@ -1,5 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createRouterActivities } from '../activities';
+import { createInboundActivities } from '../activities/inbound';
+import { SuppressionList } from '../inbound/suppression';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { RoutingCatalog } from '../routing/catalog';
@@ -23,7 +25,7 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
     namespace: options.namespace,
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
-    activities: createRouterActivities(options.db, options.catalog),
+    activities: { ...createRouterActivities(options.db, options.catalog), ...createInboundActivities(options.db, new SuppressionList(options.db)) },
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentWorkflowTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,

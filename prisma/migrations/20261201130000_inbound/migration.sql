@@ -45,6 +45,7 @@ CREATE TABLE "InboundPart" (
     "encoding" TEXT NOT NULL,
     "receivedAt" TIMESTAMP(3) NOT NULL,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "messageId" TEXT,
 
     CONSTRAINT "InboundPart_pkey" PRIMARY KEY ("providerId","providerMessageId")
 );
@@ -73,7 +74,7 @@ CREATE INDEX "InboundMessage_receivedAt_idx" ON "InboundMessage"("receivedAt");
 CREATE UNIQUE INDEX "InboundMessage_providerId_providerMessageId_key" ON "InboundMessage"("providerId", "providerMessageId");
 
 -- CreateIndex
-CREATE INDEX "InboundPart_providerId_from_to_concatRef_idx" ON "InboundPart"("providerId", "from", "to", "concatRef");
+CREATE INDEX "InboundPart_providerId_from_to_concatRef_messageId_idx" ON "InboundPart"("providerId", "from", "to", "concatRef", "messageId");
 
 -- AddForeignKey
 ALTER TABLE "OwnedNumber" ADD CONSTRAINT "OwnedNumber_accountId_fkey" FOREIGN KEY ("accountId") REFERENCES "Account"("id") ON DELETE RESTRICT ON UPDATE CASCADE;

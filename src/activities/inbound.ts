@@ -1,0 +1,118 @@
+import { ApplicationFailure, getClient } from '@temporalio/activity';
+import { request } from 'undici';
+import type { Database } from '../db/client';
+import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
+import { type InboundDelivery, type InboundPairInput, inboundPairWorkflowId } from '../domain/inbound';
+import { classifyKeyword, type KeywordKind } from '../domain/opt-out';
+import { accountKeywordTable } from '../inbound/keywords';
+import type { SuppressionList } from '../inbound/suppression';
+import { inboundDeliverySignal } from '../workflows/inbound';
+
+export interface SettledInbound {
+  readonly accountId: string | null;
+  readonly keyword: KeywordKind | null;
+  /** Unset when nobody owns the number, or its account has no inbound webhook. */
+  readonly delivery?: InboundDelivery;
+}
+
+export interface EnqueueInboundInput {
+  readonly accountId: string;
+  readonly delivery: InboundDelivery;
+  readonly webhookRetrySeconds: number;
+}
+
+const KEYWORD_KINDS: ReadonlyMap<string, KeywordKind> = new Map([
+  ['opt_out', 'opt_out'],
+  ['opt_in', 'opt_in'],
+  ['help', 'help'],
+]);
+
+/** The router queue's part of an inbound message: settle it, then hand it to its number pair's queue. */
+export function createInboundActivities(db: Database, suppressions: SuppressionList) {
+  return {
+    /**
+     * Classifies the text against the account's keywords and applies an opt-out or opt-in to its
+     * suppression list, before anyone is told: the next send to that number is already blocked.
+     * Idempotent, so a retry applies the same change again.
+     */
+    async settleInbound(inboundId: string): Promise<SettledInbound> {
+      const message = await db.inboundMessage.findUnique({
+        where: { id: inboundId },
+        include: { account: { select: { inboundWebhookUrl: true, keywordOverrides: true } } },
+      });
+      if (!message) throw ApplicationFailure.nonRetryable(`inbound message ${inboundId} is not stored`, 'InboundMessageMissing');
+      const { account, accountId } = message;
+      if (!account || !accountId) return { accountId: null, keyword: null };
+      // Set at arrival when the provider classified it (Twilio's OptOutType): its verdict stands.
+      const stored = message.keyword === null ? undefined : KEYWORD_KINDS.get(message.keyword);
+      const classified = classifyKeyword(message.text, accountKeywordTable(account.keywordOverrides));
+      const keyword = stored ?? (classified.kind === 'none' ? null : classified.kind);
+      if (keyword === 'opt_out') await suppressions.add(accountId, message.from, 'opt_out', inboundId);
+      if (keyword === 'opt_in') await suppressions.remove(accountId, message.from);
+      if (keyword !== message.keyword) await db.inboundMessage.update({ where: { id: inboundId }, data: { keyword } });
+      if (!account.inboundWebhookUrl) return { accountId, keyword };
+      return {
+        accountId,
+        keyword,
+        delivery: {
+          webhookUrl: account.inboundWebhookUrl,
+          notification: {
+            id: message.id,
+            provider: message.providerId,
+            from: message.from,
+            to: message.to,
+            text: message.text,
+            encoding: message.encoding,
+            parts: message.parts,
+            keyword,
+            receivedAt: message.receivedAt.toISOString(),
+          },
+        },
+      };
+    },
+
+    /** Queues the delivery on its number pair's workflow, starting that workflow when none runs. */
+    async enqueueInboundDelivery(input: EnqueueInboundInput): Promise<void> {
+      const { notification } = input.delivery;
+      const start: InboundPairInput = { webhookRetrySeconds: input.webhookRetrySeconds, pending: [] };
+      await getClient().workflow.signalWithStart('inboundPairWorkflow', {
+        workflowId: inboundPairWorkflowId(input.accountId, notification.from, notification.to),
+        taskQueue: ROUTER_TASK_QUEUE,
+        args: [start],
+        signal: inboundDeliverySignal,
+        signalArgs: [input.delivery],
+      });
+    },
+  };
+}
+
+/** How long one POST to an account's webhook may take; a slow one is retried, never waited on for long. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** The callbacks queue's part: the POST to the account's webhook, which may be slow or down. */
+export function createInboundDeliveryActivities(db: Database) {
+  return {
+    /** POSTs one inbound message; anything but a 2xx is retried by the caller's policy. */
+    async deliverInbound(delivery: InboundDelivery): Promise<void> {
+      let statusCode: number;
+      try {
+        const response = await request(delivery.webhookUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'smsrouter' },
+          body: JSON.stringify(delivery.notification),
+          headersTimeout: WEBHOOK_TIMEOUT_MS,
+          bodyTimeout: WEBHOOK_TIMEOUT_MS,
+        });
+        statusCode = response.statusCode;
+        await response.body.dump();
+      } catch (error) {
+        throw ApplicationFailure.retryable(`inbound webhook failed: ${error instanceof Error ? error.message : String(error)}`, 'InboundWebhookFailed');
+      }
+      if (statusCode < 200 || statusCode >= 300) throw ApplicationFailure.retryable(`inbound webhook answered ${statusCode}`, 'InboundWebhookFailed');
+      await db.inboundMessage.update({ where: { id: delivery.notification.id }, data: { deliveredAt: new Date() } });
+    },
+  };
+}
+
+export type InboundActivities = ReturnType<typeof createInboundActivities>;
+export type InboundDeliveryActivities = ReturnType<typeof createInboundDeliveryActivities>;

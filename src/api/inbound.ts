@@ -1,0 +1,187 @@
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter } from 'prom-client';
+import type { Database } from '../db/client';
+import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
+import type { InboundWorkflowInput } from '../domain/inbound';
+import { InvalidPhoneNumberError, normaliseInboundAddress } from '../domain/phone';
+import { InboundStore, type StoredInbound } from '../inbound/store';
+import { inboundAdapterFor } from '../providers';
+import { readCredentials } from '../providers/credentials';
+import { DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from '../providers/errors';
+import type { InboundSms } from '../providers/types';
+import type { RoutingCatalog } from '../routing/catalog';
+import { inboundMessageWorkflow } from '../workflows/inbound';
+import type { ApiKeyAuthenticator } from './auth';
+import { ApiError } from './errors';
+import type { ApiMetrics } from './metrics';
+
+export interface InboundPluginOptions {
+  readonly db: Database;
+  readonly temporal: Client;
+  readonly catalog: RoutingCatalog;
+  readonly auth: ApiKeyAuthenticator;
+  /** Our public origin as providers see it; signatures cover the URL they called. */
+  readonly publicBaseUrl: string;
+  readonly metrics: ApiMetrics;
+  /** How long each inbound message is retried to the account's webhook. */
+  readonly webhookRetrySeconds: number;
+}
+
+const MAX_LISTED = 1000;
+
+const inboundView = {
+  type: 'object',
+  required: ['id', 'provider', 'from', 'to', 'text', 'encoding', 'parts', 'keyword', 'receivedAt', 'deliveredAt'],
+  properties: {
+    id: { type: 'string' },
+    provider: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    text: { type: 'string' },
+    encoding: { type: 'string' },
+    parts: { type: 'integer' },
+    keyword: { type: ['string', 'null'] },
+    receivedAt: { type: 'string' },
+    deliveredAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+const listSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      from: { type: 'string', minLength: 1, maxLength: 32 },
+      to: { type: 'string', minLength: 1, maxLength: 32 },
+      since: { type: 'string', format: 'date-time' },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_LISTED, default: 100 },
+    },
+  },
+  response: { 200: { type: 'object', required: ['messages'], properties: { messages: { type: 'array', items: inboundView } } } },
+} as const;
+
+interface ListQuery {
+  from?: string;
+  to?: string;
+  since?: string;
+  limit: number;
+}
+
+/**
+ * `/v1/inbound/:provider`: providers' inbound-SMS webhooks, authenticated and parsed by the
+ * provider's adapter, stored in one idempotent write, answered in the provider's own form. Each
+ * whole message then becomes a workflow; a part waits for the others. `GET /v1/inbound` lists an
+ * account's inbound messages.
+ */
+export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (app, options) => {
+  const { db, temporal, catalog, auth, publicBaseUrl, webhookRetrySeconds } = options;
+  const store = new InboundStore(db);
+  const received = new Counter({
+    name: 'smsrouter_inbound_messages_total',
+    help: 'Inbound messages stored, by provider and by whether an account owns the number they were sent to.',
+    labelNames: ['provider', 'owned'] as const,
+    registers: [options.metrics.registry],
+  });
+
+  // Signatures are computed over the exact bytes the provider sent: keep the body raw.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  const webhook = async (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
+    const providerId = request.params.provider;
+    const provider = await catalog.provider(providerId);
+    if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
+    const adapter = inboundAdapterFor(provider.adapter);
+    let messages: InboundSms[];
+    try {
+      messages = adapter.parseInbound(
+        {
+          method: request.method,
+          url: new URL(request.url, publicBaseUrl).toString(),
+          headers: request.headers,
+          rawBody: typeof request.body === 'string' ? request.body : '',
+        },
+        readCredentials(provider.credentialsRef),
+      );
+    } catch (error) {
+      if (error instanceof DeliveryReportAuthError) throw new ApiError(401, 'unauthorized', error.message);
+      if (error instanceof InboundFormatError || error instanceof DeliveryReportFormatError) {
+        request.log.warn({ provider: providerId, err: error }, 'malformed inbound message');
+        throw new ApiError(400, 'malformed_inbound_message', error.message);
+      }
+      throw error;
+    }
+
+    for (const sms of messages) {
+      const outcome = await store.receive(providerId, sms);
+      if (outcome.kind === 'part_stored') continue;
+      if (outcome.message.created) received.inc({ provider: providerId, owned: String(outcome.message.accountId !== null) });
+      // Also on a provider's retry: the first try may have stored the row and lost its start.
+      await start(outcome.message);
+    }
+    const { statusCode, contentType, body } = adapter.inboundAcknowledgement;
+    if (contentType) reply.type(contentType);
+    return reply.code(statusCode).send(body);
+  };
+
+  async function start(message: StoredInbound): Promise<void> {
+    const input: InboundWorkflowInput = { inboundId: message.id, webhookRetrySeconds };
+    try {
+      await temporal.workflow.start(inboundMessageWorkflow, {
+        workflowId: message.id,
+        taskQueue: ROUTER_TASK_QUEUE,
+        args: [input],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+      // The message is stored; a 503 makes the provider retry, and the retry starts the workflow.
+      app.log.error({ err: error, inboundId: message.id }, 'could not start inbound workflow');
+      throw new ApiError(503, 'temporarily_unavailable', 'inbound message stored; please retry');
+    }
+  }
+
+  app.post('/v1/inbound/:provider', webhook);
+  // Vonage and Twilio can both be set to call with GET.
+  app.get('/v1/inbound/:provider', webhook);
+
+  app.get<{ Querystring: ListQuery }>('/v1/inbound', { schema: listSchema }, async (request) => {
+    const accountId = await auth.accountFor(request);
+    const { from, to, since, limit } = request.query;
+    const rows = await db.inboundMessage.findMany({
+      where: {
+        accountId,
+        ...(from ? { from: queryAddress(from, 'from') } : {}),
+        ...(to ? { to: queryAddress(to, 'to') } : {}),
+        ...(since ? { receivedAt: { gte: new Date(since) } } : {}),
+      },
+      orderBy: [{ receivedAt: 'asc' }, { id: 'asc' }],
+      take: limit,
+    });
+    return {
+      messages: rows.map((row) => ({
+        id: row.id,
+        provider: row.providerId,
+        from: row.from,
+        to: row.to,
+        text: row.text,
+        encoding: row.encoding,
+        parts: row.parts,
+        keyword: row.keyword,
+        receivedAt: row.receivedAt.toISOString(),
+        deliveredAt: row.deliveredAt?.toISOString() ?? null,
+      })),
+    };
+  });
+};
+
+/** A number in a query, in the form it is stored: "+44 7700…", "447700…" and "0044…" are one. */
+export function queryAddress(value: string, field: string): string {
+  try {
+    return normaliseInboundAddress(value);
+  } catch (error) {
+    if (error instanceof InvalidPhoneNumberError) throw new ApiError(400, 'invalid_number', error.message, field);
+    throw error;
+  }
+}

@@ -1,0 +1,47 @@
+import type { KeywordKind } from './opt-out';
+
+/** What an account's inbound webhook receives, one POST per inbound message. */
+export interface InboundNotification {
+  /** "<provider>:<provider message id>": the same id on every retry, for the client to deduplicate. */
+  readonly id: string;
+  readonly provider: string;
+  readonly from: string;
+  readonly to: string;
+  readonly text: string;
+  readonly encoding: string;
+  /** SMS parts it was joined from. */
+  readonly parts: number;
+  /** Set when the text was an opt-out, opt-in or help keyword; the opt-out is already applied. */
+  readonly keyword: KeywordKind | null;
+  readonly receivedAt: string;
+}
+
+/** One message on its way to the account's webhook, in order with the others of its number pair. */
+export interface InboundDelivery {
+  readonly webhookUrl: string;
+  readonly notification: InboundNotification;
+}
+
+export interface InboundWorkflowInput {
+  readonly inboundId: string;
+  /** How long delivery to the account's webhook is retried. */
+  readonly webhookRetrySeconds: number;
+}
+
+export interface InboundPairInput {
+  readonly webhookRetrySeconds: number;
+  /** Deliveries carried over a continue-as-new. */
+  readonly pending: readonly InboundDelivery[];
+}
+
+/** What the inbound workflow found and did; its result, for the Temporal UI and tests. */
+export interface InboundOutcome {
+  readonly accountId: string | null;
+  readonly keyword: KeywordKind | null;
+  readonly forwarded: boolean;
+}
+
+/** One per (account, sender, our number): replies of one conversation reach the client in order. */
+export function inboundPairWorkflowId(accountId: string, from: string, to: string): string {
+  return `inbound-pair:${accountId}:${from}:${to}`;
+}
