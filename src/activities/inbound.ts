@@ -1,25 +1,10 @@
-import { ApplicationFailure, getClient } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import { request } from 'undici';
 import type { Database } from '../db/client';
-import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
-import { type InboundDelivery, type InboundPairInput, inboundPairWorkflowId } from '../domain/inbound';
+import type { InboundDelivery, InboundOutcome } from '../domain/inbound';
 import { classifyKeyword, type KeywordKind } from '../domain/opt-out';
 import { accountKeywordTable } from '../inbound/keywords';
 import type { SuppressionList } from '../inbound/suppression';
-import { inboundDeliverySignal } from '../workflows/inbound';
-
-export interface SettledInbound {
-  readonly accountId: string | null;
-  readonly keyword: KeywordKind | null;
-  /** Unset when nobody owns the number, or its account has no inbound webhook. */
-  readonly delivery?: InboundDelivery;
-}
-
-export interface EnqueueInboundInput {
-  readonly accountId: string;
-  readonly delivery: InboundDelivery;
-  readonly webhookRetrySeconds: number;
-}
 
 const KEYWORD_KINDS: ReadonlyMap<string, KeywordKind> = new Map([
   ['opt_out', 'opt_out'],
@@ -27,7 +12,7 @@ const KEYWORD_KINDS: ReadonlyMap<string, KeywordKind> = new Map([
   ['help', 'help'],
 ]);
 
-/** The router queue's part of an inbound message: settle it, then hand it to its number pair's queue. */
+/** The router queue's part of an inbound message: its account, its keyword, its suppression change. */
 export function createInboundActivities(db: Database, suppressions: SuppressionList) {
   return {
     /**
@@ -35,7 +20,7 @@ export function createInboundActivities(db: Database, suppressions: SuppressionL
      * suppression list, before anyone is told: the next send to that number is already blocked.
      * Idempotent, so a retry applies the same change again.
      */
-    async settleInbound(inboundId: string): Promise<SettledInbound> {
+    async settleInbound(inboundId: string): Promise<InboundOutcome> {
       const message = await db.inboundMessage.findUnique({
         where: { id: inboundId },
         include: { account: { select: { inboundWebhookUrl: true, keywordOverrides: true } } },
@@ -71,18 +56,6 @@ export function createInboundActivities(db: Database, suppressions: SuppressionL
       };
     },
 
-    /** Queues the delivery on its number pair's workflow, starting that workflow when none runs. */
-    async enqueueInboundDelivery(input: EnqueueInboundInput): Promise<void> {
-      const { notification } = input.delivery;
-      const start: InboundPairInput = { webhookRetrySeconds: input.webhookRetrySeconds, pending: [] };
-      await getClient().workflow.signalWithStart('inboundPairWorkflow', {
-        workflowId: inboundPairWorkflowId(input.accountId, notification.from, notification.to),
-        taskQueue: ROUTER_TASK_QUEUE,
-        args: [start],
-        signal: inboundDeliverySignal,
-        signalArgs: [input.delivery],
-      });
-    },
   };
 }
 

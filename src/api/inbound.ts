@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
-import type { InboundWorkflowInput } from '../domain/inbound';
+import { inboundPairWorkflowId } from '../domain/inbound';
 import { InvalidPhoneNumberError, normaliseInboundAddress } from '../domain/phone';
 import { InboundStore, type StoredInbound } from '../inbound/store';
 import { inboundAdapterFor } from '../providers';
@@ -11,7 +11,7 @@ import { readCredentials } from '../providers/credentials';
 import { DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from '../providers/errors';
 import type { InboundSms } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
-import { inboundMessageWorkflow } from '../workflows/inbound';
+import { inboundArrivedSignal, inboundMessageWorkflow, inboundPairWorkflow } from '../workflows/inbound';
 import type { ApiKeyAuthenticator } from './auth';
 import { ApiError } from './errors';
 import type { ApiMetrics } from './metrics';
@@ -125,14 +125,27 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
     return reply.code(statusCode).send(body);
   };
 
+  /**
+   * A message to an owned number goes to its number pair's workflow, in arrival order, which runs
+   * the message's own workflow; any other message's workflow starts on its own.
+   */
   async function start(message: StoredInbound): Promise<void> {
-    const input: InboundWorkflowInput = { inboundId: message.id, webhookRetrySeconds };
     try {
-      await temporal.workflow.start(inboundMessageWorkflow, {
-        workflowId: message.id,
+      if (message.accountId === null) {
+        await temporal.workflow.start(inboundMessageWorkflow, {
+          workflowId: message.id,
+          taskQueue: ROUTER_TASK_QUEUE,
+          args: [{ inboundId: message.id }],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+        return;
+      }
+      await temporal.workflow.signalWithStart(inboundPairWorkflow, {
+        workflowId: inboundPairWorkflowId(message.accountId, message.from, message.to),
         taskQueue: ROUTER_TASK_QUEUE,
-        args: [input],
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        args: [{ webhookRetrySeconds }],
+        signal: inboundArrivedSignal,
+        signalArgs: [{ inboundId: message.id }],
       });
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return;

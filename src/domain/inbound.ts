@@ -24,21 +24,25 @@ export interface InboundDelivery {
 
 export interface InboundWorkflowInput {
   readonly inboundId: string;
+}
+
+/** A stored inbound message, announced to its number pair's workflow. */
+export interface InboundArrival {
+  readonly inboundId: string;
+}
+
+export interface InboundPairInput {
   /** How long delivery to the account's webhook is retried. */
   readonly webhookRetrySeconds: number;
 }
 
-export interface InboundPairInput {
-  readonly webhookRetrySeconds: number;
-  /** Deliveries carried over a continue-as-new. */
-  readonly pending: readonly InboundDelivery[];
-}
-
-/** What the inbound workflow found and did; its result, for the Temporal UI and tests. */
+/** What an inbound message's workflow found and did: its result, for its pair and the Temporal UI. */
 export interface InboundOutcome {
+  /** Null when nobody owns the number it was sent to. */
   readonly accountId: string | null;
   readonly keyword: KeywordKind | null;
-  readonly forwarded: boolean;
+  /** Unset when nobody owns the number, or its account has no inbound webhook. */
+  readonly delivery?: InboundDelivery;
 }
 
 /** One per (account, sender, our number): replies of one conversation reach the client in order. */

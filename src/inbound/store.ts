@@ -8,6 +8,8 @@ export interface StoredInbound {
   readonly id: string;
   /** Null when nobody owns the number it was sent to. */
   readonly accountId: string | null;
+  readonly from: string;
+  readonly to: string;
   readonly created: boolean;
 }
 
@@ -45,7 +47,7 @@ export class InboundStore {
         where: { providerId_providerMessageId: { providerId, providerMessageId: sms.providerMessageId } },
       });
       if (existing?.messageId) {
-        const message = await tx.inboundMessage.findUnique({ where: { id: existing.messageId }, select: { id: true, accountId: true } });
+        const message = await tx.inboundMessage.findUnique({ where: { id: existing.messageId }, select: { id: true, accountId: true, from: true, to: true } });
         if (message) return { kind: 'message', message: { ...message, created: false } };
       }
       if (!existing) {
@@ -125,7 +127,7 @@ async function insertMessage(tx: Transaction, providerId: string, providerMessag
     ],
     skipDuplicates: true,
   });
-  if (inserted.count === 1) return { id, accountId, created: true };
-  const existing = await tx.inboundMessage.findUniqueOrThrow({ where: { id }, select: { accountId: true } });
-  return { id, accountId: existing.accountId, created: false };
+  if (inserted.count === 1) return { id, accountId, from: fields.from, to: fields.to, created: true };
+  const existing = await tx.inboundMessage.findUniqueOrThrow({ where: { id }, select: { accountId: true, from: true, to: true } });
+  return { id, ...existing, created: false };
 }
