@@ -10,6 +10,8 @@ import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
 import { ApiError, type ApiErrorBody } from './errors';
 import { inboundPlugin } from './inbound';
+import { numbersPlugin } from './numbers';
+import { NumbersService } from '../inbound/numbers';
 import { messagesPlugin } from './messages';
 import { ApiMetrics, metricsPlugin } from './metrics';
 import { statsPlugin } from './stats';
@@ -61,6 +63,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), adminApiKey: options.adminApiKey });
   await app.register(statsPlugin, { db: options.db, auth });
   await app.register(inboundPlugin, { ...options, auth, metrics, webhookRetrySeconds: options.policy.callbackRetrySeconds });
+  await app.register(numbersPlugin, { numbers: new NumbersService(options.db), auth, adminApiKey: options.adminApiKey });
   app.get('/healthz', async () => ({ ok: true }));
   return app;
 }

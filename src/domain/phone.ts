@@ -39,8 +39,9 @@ const E164_DIGITS = /^\d{8,15}$/;
  * provider did receive it (test ranges such as +44 7700 900xxx are well-formed but "invalid").
  */
 export function normaliseInboundAddress(input: string): InboundAddress {
-  const trimmed = input.trim();
-  const digits = trimmed.replace(/^(\+|00)/, '');
+  // Written the way people write numbers: "+44 7700 900000", "(415) 555-0100".
+  const compact = input.trim().replace(/[\s().-]/g, '');
+  const digits = compact.replace(/^(\+|00)/, '');
   if (!/^\d+$/.test(digits)) throw new InvalidPhoneNumberError(input);
   const parsed = parsePhoneNumberFromString(`+${digits}`);
   if (parsed?.isValid()) return parsed.number;
