@@ -3,6 +3,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from '../config';
 import { createDatabase } from '../db/client';
 import { RoutingAdmin, RoutingAdminError, type ProviderView, type RouteExplanation, type RouteView } from '../routing/admin';
+import { InboundConflictError, InboundNotFoundError, InboundValidationError, NumbersService } from '../inbound/numbers';
+import { NUMBERS_COMMANDS, NUMBERS_USAGE } from './numbers';
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -21,6 +23,7 @@ const USAGE = `usage: npm run cli -- <command>
   routes import FILE              replace the route table from a YAML or JSON file
   route NUMBER [--account ID] [--from SENDER] [--json]
                                   the candidates a message to NUMBER would get
+${NUMBERS_USAGE}
 
 Connects to DATABASE_URL. Changes reach running routers within about a second.`;
 
@@ -150,7 +153,7 @@ function output(values: Parsed['values'], data: unknown, render: () => string): 
 }
 
 /** Runs one command and returns what to print. */
-async function runCommand(args: readonly string[], admin: RoutingAdmin): Promise<string> {
+async function runCommand(args: readonly string[], admin: RoutingAdmin, numbers: NumbersService): Promise<string> {
   const [command, subcommand, ...rest] = args;
   const key = command === 'route' ? 'route' : `${command ?? ''} ${subcommand ?? ''}`;
   const tail = command === 'route' ? args.slice(1) : rest;
@@ -231,8 +234,13 @@ async function runCommand(args: readonly string[], admin: RoutingAdmin): Promise
       const explanation = await admin.explain(defined({ number: positionals[0], account: values.account, from: values.from }));
       return output(values, explanation, () => explanationText(explanation));
     }
-    default:
-      throw new UsageError(args.length === 0 ? 'no command given' : `unknown command: ${args.slice(0, 2).join(' ')}`);
+    default: {
+      const numbersCommand = NUMBERS_COMMANDS[key];
+      if (!numbersCommand) throw new UsageError(args.length === 0 ? 'no command given' : `unknown command: ${args.slice(0, 2).join(' ')}`);
+      const { values, positionals } = parse(tail, numbersCommand.options, numbersCommand.positionals);
+      const result = await numbersCommand.run(values, positionals, numbers);
+      return typeof result === 'string' ? output(values, { done: result }, () => result) : output(values, result.data, () => table(result.headers, result.rows));
+    }
   }
 }
 
@@ -243,7 +251,7 @@ async function main(args: readonly string[]): Promise<number> {
   }
   const db = createDatabase(loadConfig().DATABASE_URL);
   try {
-    console.log(await runCommand(args, new RoutingAdmin(db)));
+    console.log(await runCommand(args, new RoutingAdmin(db), new NumbersService(db)));
     return 0;
   } finally {
     await db.$disconnect();
@@ -263,7 +271,7 @@ if (require.main === module) {
       }
       // One line: a stack trace tells an operator less than the message does.
       const message = error instanceof Error ? error.message : String(error);
-      const known = error instanceof RoutingAdminError || error instanceof ConfigError;
+      const known = [RoutingAdminError, ConfigError, InboundValidationError, InboundNotFoundError, InboundConflictError].some((type) => error instanceof type);
       console.error(`error: ${known ? message : message.split('\n').filter((line) => line.trim() !== '').pop() ?? message}`);
       process.exitCode = 1;
     },
