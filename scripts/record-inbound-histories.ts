@@ -9,13 +9,13 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { DEMO_ACCOUNT_ID } from '../src/dev/seed';
+import { DEMO_ACCOUNT_ID, DEMO_NUMBER } from '../src/dev/seed';
 import { inboundPairWorkflowId } from '../src/domain/inbound';
 import { findTemporalCli } from '../src/dev/temporal-cli';
 import { eventually, startStack, type TestStack } from '../test/support/stack';
 
 const OUT = resolve(__dirname, '../test/histories');
-const OUR_NUMBER = '+447700900000';
+const OUR_NUMBER = DEMO_NUMBER;
 const SENDER = '+447700900123';
 
 function record(stack: TestStack, workflowId: string, name: string): void {
@@ -39,7 +39,6 @@ async function main(): Promise<void> {
   try {
     const url = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/inbound`;
     await stack.db.account.update({ where: { id: DEMO_ACCOUNT_ID }, data: { inboundWebhookUrl: url } });
-    await stack.db.ownedNumber.create({ data: { number: OUR_NUMBER, accountId: DEMO_ACCOUNT_ID, providers: [] } });
     const inboundUrl = `${stack.api.url}/v1/inbound/sim-generic`;
     await stack.simulator.sendInbound('sim-generic', { from: SENDER, to: OUR_NUMBER, text: 'Yes please', url: inboundUrl });
     await stack.simulator.sendInbound('sim-generic', { from: SENDER, to: OUR_NUMBER, text: 'STOP', url: inboundUrl });

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_PROVIDERS } from '../../src/dev/seed';
+import { DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_NUMBER, DEMO_PROVIDERS } from '../../src/dev/seed';
 import type { InboundNotification } from '../../src/domain/inbound';
 import { SuppressionList } from '../../src/inbound/suppression';
 import { twilioInboundDialect } from '../../src/simulator/dialects/twilio';
@@ -49,7 +49,8 @@ class WebhookReceiver {
 
 let stack: TestStack;
 const webhook = new WebhookReceiver();
-const OUR_NUMBER = '+447700900000';
+/** The demo account owns it from the seed, on every provider. */
+const OUR_NUMBER = DEMO_NUMBER;
 const SHORT_CODE = '451204';
 let nextSender = 100;
 /** A sender of its own per test, so that tests never see each other's messages. */
@@ -68,12 +69,7 @@ before(async () => {
   }
   await webhook.start();
   await stack.db.account.update({ where: { id: DEMO_ACCOUNT_ID }, data: { inboundWebhookUrl: webhook.url } });
-  await stack.db.ownedNumber.createMany({
-    data: [
-      { number: OUR_NUMBER, accountId: DEMO_ACCOUNT_ID, providers: [] },
-      { number: SHORT_CODE, accountId: DEMO_ACCOUNT_ID, providers: ['sim-gatewayapi'] },
-    ],
-  });
+  await stack.db.ownedNumber.create({ data: { number: SHORT_CODE, accountId: DEMO_ACCOUNT_ID, providers: ['sim-gatewayapi'] } });
 });
 
 after(async () => {
