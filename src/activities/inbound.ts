@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { request } from 'undici';
 import type { Database } from '../db/client';
 import type { InboundDelivery, InboundOutcome } from '../domain/inbound';
 import { classifyKeyword, type KeywordKind } from '../domain/opt-out';
 import { accountKeywordTable } from '../inbound/keywords';
+import { postToClientWebhook } from './client-webhook';
 import type { SuppressionList } from '../inbound/suppression';
 
 const KEYWORD_KINDS: ReadonlyMap<string, KeywordKind> = new Map([
@@ -59,29 +59,12 @@ export function createInboundActivities(db: Database, suppressions: SuppressionL
   };
 }
 
-/** How long one POST to an account's webhook may take; a slow one is retried, never waited on for long. */
-const WEBHOOK_TIMEOUT_MS = 10_000;
-
 /** The callbacks queue's part: the POST to the account's webhook, which may be slow or down. */
 export function createInboundDeliveryActivities(db: Database) {
   return {
     /** POSTs one inbound message; anything but a 2xx is retried by the caller's policy. */
     async deliverInbound(delivery: InboundDelivery): Promise<void> {
-      let statusCode: number;
-      try {
-        const response = await request(delivery.webhookUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'user-agent': 'smsrouter' },
-          body: JSON.stringify(delivery.notification),
-          headersTimeout: WEBHOOK_TIMEOUT_MS,
-          bodyTimeout: WEBHOOK_TIMEOUT_MS,
-        });
-        statusCode = response.statusCode;
-        await response.body.dump();
-      } catch (error) {
-        throw ApplicationFailure.retryable(`inbound webhook failed: ${error instanceof Error ? error.message : String(error)}`, 'InboundWebhookFailed');
-      }
-      if (statusCode < 200 || statusCode >= 300) throw ApplicationFailure.retryable(`inbound webhook answered ${statusCode}`, 'InboundWebhookFailed');
+      await postToClientWebhook(delivery.webhookUrl, delivery.notification, 'InboundWebhookFailed');
       await db.inboundMessage.update({ where: { id: delivery.notification.id }, data: { deliveredAt: new Date() } });
     },
   };

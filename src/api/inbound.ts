@@ -14,6 +14,7 @@ import type { RoutingCatalog } from '../routing/catalog';
 import { inboundArrivedSignal, inboundMessageWorkflow, inboundPairWorkflow } from '../workflows/inbound';
 import type { ApiKeyAuthenticator } from './auth';
 import { ApiError } from './errors';
+import { keepRawBody, providerCallback } from './provider-callback';
 import type { ApiMetrics } from './metrics';
 
 export interface InboundPluginOptions {
@@ -84,9 +85,7 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
     registers: [options.metrics.registry],
   });
 
-  // Signatures are computed over the exact bytes the provider sent: keep the body raw.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  keepRawBody(app);
 
   const webhook = async (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
     const providerId = request.params.provider;
@@ -95,15 +94,7 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
     const adapter = inboundAdapterFor(provider.adapter);
     let messages: InboundSms[];
     try {
-      messages = adapter.parseInbound(
-        {
-          method: request.method,
-          url: new URL(request.url, publicBaseUrl).toString(),
-          headers: request.headers,
-          rawBody: typeof request.body === 'string' ? request.body : '',
-        },
-        readCredentials(provider.credentialsRef),
-      );
+      messages = adapter.parseInbound(providerCallback(request, publicBaseUrl), readCredentials(provider.credentialsRef));
     } catch (error) {
       if (error instanceof DeliveryReportAuthError) throw new ApiError(401, 'unauthorized', error.message);
       if (error instanceof InboundFormatError || error instanceof DeliveryReportFormatError) {

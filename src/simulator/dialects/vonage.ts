@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { detectEncoding } from '../../domain/encoding';
 import { parseJsonObject, scalarText } from '../../providers/shared/json';
 import { compactTimestamp, e164FromMsisdn, headerValue, msisdnDigits } from '../../providers/shared/wire';
-import type { HttpResponse } from '../../providers/types';
+import type { Credentials, HttpResponse } from '../../providers/types';
 import { vonageSignature, vonageSignatureMethod } from '../../providers/vonage';
 import type { SimulatedFailure, SimulatedOutcome, SimulatorDialect, SimulatorInboundDialect, SimulatorRequest } from './types';
 
@@ -95,12 +95,7 @@ export const vonageDialect: SimulatorDialect = {
     };
     if (submit.reference !== undefined) params['client-ref'] = submit.reference;
     if (credentials.apiKey) params['api-key'] = credentials.apiKey;
-    const secret: string | undefined = credentials.signatureSecret;
-    if (secret) {
-      params.timestamp = String(Math.floor(now.getTime() / 1000));
-      params.nonce = randomUUID();
-      params.sig = vonageSignature(params, secret, vonageSignatureMethod(credentials));
-    }
+    sign(params, credentials, now);
     return { method: 'POST', url: callbackUrl, headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) };
   },
 };
@@ -126,12 +121,16 @@ export const vonageInboundDialect: SimulatorInboundDialect = {
       params['concat-part'] = String(part.concat.part);
     }
     if (credentials.apiKey) params['api-key'] = credentials.apiKey;
-    const secret: string | undefined = credentials.signatureSecret;
-    if (secret) {
-      params.timestamp = String(Math.floor(now.getTime() / 1000));
-      params.nonce = randomUUID();
-      params.sig = vonageSignature(params, secret, vonageSignatureMethod(credentials));
-    }
+    sign(params, credentials, now);
     return { method: 'POST', url, headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) };
   },
 };
+
+/** Adds `timestamp`, `nonce` and `sig` when the account signs its webhooks, as Vonage does. */
+function sign(params: Record<string, string>, credentials: Credentials, now: Date): void {
+  const secret: string | undefined = credentials.signatureSecret;
+  if (!secret) return;
+  params.timestamp = String(Math.floor(now.getTime() / 1000));
+  params.nonce = randomUUID();
+  params.sig = vonageSignature(params, secret, vonageSignatureMethod(credentials));
+}
