@@ -165,6 +165,25 @@ describe('inbound SMS', () => {
     assert.equal(notification?.parts, 3);
   });
 
+  test('the simulator sends a reply on demand over its control endpoint', async () => {
+    const from = newSender();
+    const response = await request(`${stack.simulator.url}/_control/sim-gatewayapi/inbound`, {
+      method: 'POST',
+      body: JSON.stringify({ from, to: SHORT_CODE, text: 'via control', url: inboundUrl('sim-gatewayapi') }),
+    });
+    assert.equal(response.statusCode, 200);
+    const answer = (await response.body.json()) as { sent: { statusCode: number }[] };
+    assert.deepEqual(
+      answer.sent.map((call) => call.statusCode),
+      [200],
+    );
+    const [notification] = await eventually(async () => (webhook.receivedFrom(from).length > 0 ? webhook.receivedFrom(from) : undefined));
+    assert.equal(notification?.text, 'via control');
+    const malformed = await request(`${stack.simulator.url}/_control/sim-gatewayapi/inbound`, { method: 'POST', body: '{"from":1}' });
+    assert.equal(malformed.statusCode, 400);
+    await malformed.body.dump();
+  });
+
   test("a reply reaches the account's webhook after it failed twice", async () => {
     const from = newSender();
     webhook.failuresPerMessage = 2;
