@@ -299,4 +299,26 @@ describe('inbound SMS', () => {
     assert.equal((await list('from=not-a-number')).status, 400);
     assert.equal((await list('', 'wrong-key')).status, 401);
   });
+
+  test('GET /v1/stats/inbound counts messages per number and country, and opt-outs per day', async () => {
+    const response = await request(`${stack.api.url}/v1/stats/inbound`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
+    const body = await response.body.text();
+    assert.equal(response.statusCode, 200, body);
+    const stats = JSON.parse(body) as {
+      byNumber: { number: string; total: number }[];
+      byCountry: { country: string | null; total: number }[];
+      optOutsPerDay: { day: string; optOuts: number; optIns: number }[];
+    };
+    // The default range is the last day: the ordering test's messages carry a January receivedAt.
+    const lastDay = { accountId: DEMO_ACCOUNT_ID, receivedAt: { gte: new Date(Date.now() - 86_400_000) } };
+    assert.equal(stats.byNumber.find((group) => group.number === OUR_NUMBER)?.total, await stack.db.inboundMessage.count({ where: { ...lastDay, to: OUR_NUMBER } }));
+    assert.equal(stats.byNumber.find((group) => group.number === SHORT_CODE)?.total, await stack.db.inboundMessage.count({ where: { ...lastDay, to: SHORT_CODE } }));
+    assert.equal(
+      stats.byCountry.reduce((sum, group) => sum + group.total, 0),
+      await stack.db.inboundMessage.count({ where: lastDay }),
+    );
+    const today = stats.optOutsPerDay.find((day) => day.day === new Date().toISOString().slice(0, 10));
+    // The STOP / START test above.
+    assert.ok((today?.optOuts ?? 0) >= 1 && (today?.optIns ?? 0) >= 1, JSON.stringify(stats.optOutsPerDay));
+  });
 });
