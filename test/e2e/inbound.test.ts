@@ -155,6 +155,37 @@ describe('inbound SMS', () => {
     assert.equal((await inboundRows(from)).length, 1);
   });
 
+  test('vonage: parts arriving at the same time are joined exactly once', async () => {
+    const vonage = DEMO_PROVIDERS.find((provider) => provider.adapter === 'vonage');
+    assert.ok(vonage);
+    const url = inboundUrl(vonage.id);
+    for (let round = 0; round < 5; round++) {
+      const from = newSender();
+      const texts = ['one ', 'two ', 'three ', 'four'];
+      const callbacks = texts.map((text, index) =>
+        vonageInboundDialect.inboundCallback(
+          { from, to: OUR_NUMBER, text: texts.join('') },
+          { providerMessageId: `0B0000000${round}PART${index + 1}`, text, concat: { ref: String(round), total: texts.length, part: index + 1 } },
+          url,
+          vonage.credentials,
+        ),
+      );
+      const statuses = await Promise.all(
+        callbacks.map(async (callback) => {
+          const response = await request(url, { method: 'POST', headers: callback.headers, body: callback.body });
+          await response.body.dump();
+          return response.statusCode;
+        }),
+      );
+      assert.deepEqual(statuses, [200, 200, 200, 200]);
+      const rows = await inboundRows(from);
+      assert.deepEqual(
+        rows.map((row) => row.text),
+        ['one two three four'],
+      );
+    }
+  });
+
   test('vonage: the simulator splits and reverses parts on demand', async () => {
     const from = newSender();
     const text = 'Part one, part two, part three and the end';
