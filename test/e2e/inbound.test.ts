@@ -170,8 +170,8 @@ describe('inbound SMS', () => {
           vonage.credentials,
         ),
       );
-      const statuses = await Promise.all(
-        callbacks.map(async (callback) => {
+      const statuses: number[] = await Promise.all(
+        callbacks.map(async (callback): Promise<number> => {
           const response = await request(url, { method: 'POST', headers: callback.headers, body: callback.body });
           await response.body.dump();
           return response.statusCode;
