@@ -20,12 +20,14 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
   const workflowSource = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
+  // One list for routing and inbound: an opt-out or opt-in applied here holds for the next route at once.
+  const suppressions = new SuppressionList(options.db);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
-    activities: { ...createRouterActivities(options.db, options.catalog), ...createInboundActivities(options.db, new SuppressionList(options.db)) },
+    activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions) },
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentWorkflowTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,
