@@ -1,13 +1,14 @@
 /**
  * Records message workflow histories into test/histories/ for the replay test. Run it after a
  * deliberate, versioned change to the workflow's commands (and keep the old files: replaying them
- * is what proves running workflows survive a deploy): `npx tsx scripts/record-histories.ts`.
+ * is what proves running workflows survive a deploy): `npx tsx scripts/record-histories.ts`, or
+ * with scenario names to record only those.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { request } from 'undici';
-import { DEMO_API_KEY } from '../src/dev/seed';
+import { DEMO_ACCOUNT_ID, DEMO_API_KEY } from '../src/dev/seed';
 import { findTemporalCli } from '../src/dev/temporal-cli';
 import { startStack, type TestStack } from '../test/support/stack';
 
@@ -17,6 +18,7 @@ interface Scenario {
   readonly name: string;
   readonly body: Record<string, unknown>;
   readonly prepare?: (stack: TestStack) => void;
+  readonly before?: (stack: TestStack) => Promise<void>;
   readonly act?: (stack: TestStack, id: string) => Promise<void>;
 }
 
@@ -37,14 +39,23 @@ const scenarios: Scenario[] = [
       await request(`${stack.api.url}/v1/messages/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
     },
   },
+  {
+    name: 'rejected-opted-out',
+    body: { to: '+4520123461' },
+    before: async (stack) => {
+      await stack.db.suppression.create({ data: { accountId: DEMO_ACCOUNT_ID, number: '+4520123461', reason: 'opt_out' } });
+    },
+  },
 ];
 
 async function main(): Promise<void> {
   const stack = await startStack();
   mkdirSync(OUT, { recursive: true });
   try {
-    for (const scenario of scenarios) {
+    const only = process.argv.slice(2);
+    for (const scenario of scenarios.filter((candidate) => only.length === 0 || only.includes(candidate.name))) {
       scenario.prepare?.(stack);
+      await scenario.before?.(stack);
       const response = await request(`${stack.api.url}/v1/messages`, {
         method: 'POST',
         headers: { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' },

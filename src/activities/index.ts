@@ -1,13 +1,14 @@
 import type { Database } from '../db/client';
 import type { RoutingCatalog } from '../routing/catalog';
+import { SuppressionList } from '../inbound/suppression';
 import { createDispatchActivities, ProviderPools, type DispatchDependencies } from './dispatch';
 import { createNotifyActivities } from './notify';
 import { createRoutingActivities } from './routing';
 import { createStatusActivities } from './status';
 
 /** Activities of the `router` task queue: route look-ups and status writes. */
-export function createRouterActivities(db: Database, catalog: RoutingCatalog) {
-  return { ...createStatusActivities(db), ...createRoutingActivities(db, catalog) };
+export function createRouterActivities(db: Database, catalog: RoutingCatalog, suppressions = new SuppressionList(db)) {
+  return { ...createStatusActivities(db), ...createRoutingActivities(db, catalog, suppressions) };
 }
 
 export { createDispatchActivities, createNotifyActivities, ProviderPools, type DispatchDependencies };

@@ -136,15 +136,7 @@ interface RouteFilterQuery {
  */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, options) => {
   const { admin, accounts, adminApiKey } = options;
-  const expectedKeyDigest = adminApiKey === undefined ? undefined : digest(adminApiKey);
-
-  app.addHook('onRequest', async (request) => {
-    if (!expectedKeyDigest) throw new ApiError(403, 'admin_disabled', 'the admin API is disabled: set ADMIN_API_KEY to enable it');
-    const key = bearerKey(request);
-    if (!key) throw new ApiError(401, 'unauthorized', 'missing "Authorization: Bearer <admin key>" header', 'authorization');
-    // Digests have equal length, which timingSafeEqual needs, and hide the key's length too.
-    if (!timingSafeEqual(digest(key), expectedKeyDigest)) throw new ApiError(401, 'unauthorized', 'admin key is not valid', 'authorization');
-  });
+  app.addHook('onRequest', requireAdminKey(adminApiKey));
 
   // A routing table kept in version control is usually YAML; it goes to the service as text.
   app.addContentTypeParser(YAML_CONTENT_TYPES, { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
@@ -189,6 +181,18 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
   // Registered inside this plugin so the admin key check above covers it.
   await app.register(accountRoutes, { accounts });
 };
+
+/** The `onRequest` hook of every admin plugin: the admin key, compared in constant time. */
+export function requireAdminKey(adminApiKey: string | undefined): (request: FastifyRequest) => Promise<void> {
+  const expectedKeyDigest = adminApiKey === undefined ? undefined : digest(adminApiKey);
+  return async (request) => {
+    if (!expectedKeyDigest) throw new ApiError(403, 'admin_disabled', 'the admin API is disabled: set ADMIN_API_KEY to enable it');
+    const key = bearerKey(request);
+    if (!key) throw new ApiError(401, 'unauthorized', 'missing "Authorization: Bearer <admin key>" header', 'authorization');
+    // Digests have equal length, which timingSafeEqual needs, and hide the key's length too.
+    if (!timingSafeEqual(digest(key), expectedKeyDigest)) throw new ApiError(401, 'unauthorized', 'admin key is not valid', 'authorization');
+  };
+}
 
 function bearerKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;

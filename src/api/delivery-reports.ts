@@ -9,6 +9,7 @@ import type { DeliveryReport } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { deliveryReportSignal } from '../workflows';
 import { ApiError, errorResponses } from './errors';
+import { keepRawBody, providerCallback } from './provider-callback';
 import type { ApiMetrics } from './metrics';
 
 export interface DeliveryReportsPluginOptions {
@@ -45,9 +46,7 @@ type StoredReason = 'unknown_message' | 'finished' | 'temporal_unreachable' | 't
 export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOptions> = async (app, options) => {
   const { db, temporal, catalog, publicBaseUrl, metrics, signalBudgetMs } = options;
 
-  // Signatures are computed over the exact bytes the provider sent: keep the body raw.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  keepRawBody(app);
 
   const handler = async (request: FastifyRequest<{ Params: { provider: string } }>) => {
     const providerId = request.params.provider;
@@ -56,15 +55,7 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
 
     let reports: DeliveryReport[];
     try {
-      reports = adapterFor(provider.adapter).parseDeliveryReport(
-        {
-          method: request.method,
-          url: new URL(request.url, publicBaseUrl).toString(),
-          headers: request.headers,
-          rawBody: typeof request.body === 'string' ? request.body : '',
-        },
-        readCredentials(provider.credentialsRef),
-      );
+      reports = adapterFor(provider.adapter).parseDeliveryReport(providerCallback(request, publicBaseUrl), readCredentials(provider.credentialsRef));
     } catch (error) {
       if (error instanceof DeliveryReportAuthError) throw new ApiError(401, 'unauthorized', error.message);
       if (error instanceof DeliveryReportFormatError) {

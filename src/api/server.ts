@@ -13,7 +13,10 @@ import { RoutingAdmin } from '../routing/admin';
 import { adminPlugin } from './admin';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
+import { NumbersService } from '../inbound/numbers';
 import { ApiError, errorResponses, type ApiErrorBody } from './errors';
+import { inboundPlugin } from './inbound';
+import { numbersPlugin } from './numbers';
 import { messagesPlugin } from './messages';
 import type { ApiMetrics } from './metrics';
 import { statsPlugin } from './stats';
@@ -73,6 +76,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), accounts: new AccountAdmin(options.db), adminApiKey: options.adminApiKey });
   await app.register(statsPlugin, { db: options.db, auth });
+  await app.register(inboundPlugin, { ...options, auth, metrics, webhookRetrySeconds: options.policy.callbackRetrySeconds });
+  await app.register(numbersPlugin, { numbers: new NumbersService(options.db), auth, adminApiKey: options.adminApiKey, allowPrivateWebhooks: options.allowPrivateCallbacks });
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'Liveness', response: { 200: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' } } }, ...errorResponses } } },

@@ -121,7 +121,7 @@ export const statsPlugin: FastifyPluginAsync<StatsPluginOptions> = async (app, o
   });
 };
 
-function rangeOf(query: StatsQuerystring): StatsRange {
+export function rangeOf(query: { readonly from?: string; readonly to?: string }): StatsRange {
   const to = query.to === undefined ? new Date() : new Date(query.to);
   const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
   if (from.getTime() >= to.getTime()) {

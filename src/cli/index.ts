@@ -8,6 +8,8 @@ import type { ProviderView, RouteExplanation, RouteView } from '../routing/admin
 import { ACCOUNT_USAGE, isAccountCommand, runAccountCommand } from './accounts';
 import { defined, flag, numeric, optionalText, output, parse, readTextFile, table, text, UsageError, type Options, type Parsed } from './args';
 import { MESSAGE_USAGE, runMessageCommand } from './messages';
+import { NUMBERS_COMMANDS, NUMBERS_USAGE } from './numbers';
+import { InboundConflictError, InboundNotFoundError, InboundValidationError, NumbersService } from '../inbound/numbers';
 
 const USAGE = `usage: npm run cli -- <command>
 
@@ -28,6 +30,7 @@ const USAGE = `usage: npm run cli -- <command>
                                   the candidates a message to NUMBER would get
 ${MESSAGE_USAGE}
 ${ACCOUNT_USAGE}
+${NUMBERS_USAGE}
 
 Providers, routes, accounts and keys: connects to DATABASE_URL; changes reach running routers within
 about a second. Messages: connects to Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE) through the
@@ -99,7 +102,7 @@ function explanationText(explanation: RouteExplanation): string {
 }
 
 /** Runs one command and returns what to print. */
-async function runCommand(args: readonly string[], admin: RoutingAdmin): Promise<string> {
+async function runCommand(args: readonly string[], admin: RoutingAdmin, numbers: NumbersService): Promise<string> {
   const [command, subcommand, ...rest] = args;
   const key = command === 'route' ? 'route' : `${command ?? ''} ${subcommand ?? ''}`;
   const tail = command === 'route' ? args.slice(1) : rest;
@@ -174,8 +177,13 @@ async function runCommand(args: readonly string[], admin: RoutingAdmin): Promise
       const explanation = await admin.explain(defined({ number: positionals[0], account: values.account, from: values.from }));
       return output(values, explanation, () => explanationText(explanation));
     }
-    default:
-      throw new UsageError(args.length === 0 ? 'no command given' : `unknown command: ${args.slice(0, 2).join(' ')}`);
+    default: {
+      const numbersCommand = NUMBERS_COMMANDS[key];
+      if (!numbersCommand) throw new UsageError(args.length === 0 ? 'no command given' : `unknown command: ${args.slice(0, 2).join(' ')}`);
+      const { values, positionals } = parse(tail, numbersCommand.options, numbersCommand.positionals);
+      const result = await numbersCommand.run(values, positionals, numbers);
+      return typeof result === 'string' ? output(values, { done: result }, () => result) : output(values, result.data, () => table(result.headers, result.rows));
+    }
   }
 }
 
@@ -188,7 +196,7 @@ async function main(args: readonly string[]): Promise<number> {
   if (args[0] === 'send' || args[0] === 'messages') return runMessageCommand(args, config);
   const db = createDatabase(config.DATABASE_URL);
   try {
-    console.log(await (isAccountCommand(args) ? runAccountCommand(args, new AccountAdmin(db)) : runCommand(args, new RoutingAdmin(db))));
+    console.log(await (isAccountCommand(args) ? runAccountCommand(args, new AccountAdmin(db)) : runCommand(args, new RoutingAdmin(db), new NumbersService(db))));
     return 0;
   } finally {
     await db.$disconnect();
@@ -213,7 +221,7 @@ if (require.main === module) {
         process.exitCode = 1;
         return;
       }
-      const known = error instanceof AdminError || error instanceof ConfigError;
+      const known = [AdminError, ConfigError, InboundValidationError, InboundNotFoundError, InboundConflictError].some((type) => error instanceof type);
       console.error(`error: ${known ? message : message.split('\n').filter((line) => line.trim() !== '').pop() ?? message}`);
       process.exitCode = 1;
     },

@@ -8,6 +8,9 @@ import { RoutingAdmin } from '../routing/admin';
 export const DEMO_API_KEY = 'demo-key';
 export const DEMO_ACCOUNT_ID = 'demo';
 
+/** The demo account's own number: simulated replies to it reach the account's inbound webhook. */
+export const DEMO_NUMBER = '+447700900000';
+
 /** The routing table `npm start` loads into an empty database: four simulated providers. */
 export const DEMO_ROUTING_FILE = resolve(__dirname, '../../examples/routing.yaml');
 
@@ -63,6 +66,7 @@ export async function seedDemoAccount(db: Database): Promise<void> {
     update: {},
     create: { id: 'demo-key', accountId: DEMO_ACCOUNT_ID, keyHash: hashApiKey(DEMO_API_KEY), label: 'demo' },
   });
+  await db.ownedNumber.createMany({ data: [{ number: DEMO_NUMBER, accountId: DEMO_ACCOUNT_ID, providers: [] }], skipDuplicates: true });
 }
 
 /**

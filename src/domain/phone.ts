@@ -26,3 +26,31 @@ export function normaliseDestination(input: string): Destination {
   if (!parsed || !parsed.isValid()) throw new InvalidPhoneNumberError(input);
   return { e164: parsed.number, country: parsed.country };
 }
+
+/** The number or short code of one end of an inbound message, in the form we store and match it. */
+export type InboundAddress = string;
+
+const SHORT_CODE = /^\d{3,7}$/;
+const E164_DIGITS = /^\d{8,15}$/;
+
+/**
+ * Normalises a sender or receiving number of an inbound message: E.164 with '+', or short-code
+ * digits. Unlike a destination it is not refused for failing libphonenumber's validity ranges: the
+ * provider did receive it (test ranges such as +44 7700 900xxx are well-formed but "invalid").
+ */
+export function normaliseInboundAddress(input: string): InboundAddress {
+  // Written the way people write numbers: "+44 7700 900000", "(415) 555-0100".
+  const compact = input.trim().replace(/[\s().-]/g, '');
+  const digits = compact.replace(/^(\+|00)/, '');
+  if (!/^\d+$/.test(digits)) throw new InvalidPhoneNumberError(input);
+  const parsed = parsePhoneNumberFromString(`+${digits}`);
+  if (parsed?.isValid()) return parsed.number;
+  if (E164_DIGITS.test(digits)) return `+${digits}`;
+  if (SHORT_CODE.test(digits)) return digits;
+  throw new InvalidPhoneNumberError(input);
+}
+
+/** ISO 3166 alpha-2 of an E.164 number's country, when its prefix names one. */
+export function countryOfNumber(e164: string): string | undefined {
+  return e164.startsWith('+') ? parsePhoneNumberFromString(e164)?.country : undefined;
+}

@@ -23,3 +23,8 @@ export class UnknownAdapterError extends Error {
 export class AmbiguousSubmitError extends Error {
   override readonly name = 'AmbiguousSubmitError';
 }
+
+/** The callback is not an inbound message in its provider's format, or a field is out of bounds. */
+export class InboundFormatError extends Error {
+  override readonly name = 'InboundFormatError';
+}

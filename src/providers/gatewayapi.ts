@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DeliveryReportStatus } from '../domain/status';
-import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from './errors';
+import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from './errors';
+import { EMPTY_OK, inboundSms } from './shared/inbound';
 import { parseJsonObject, scalarText } from './shared/json';
 import {
   type DeliveryErrorEntry,
@@ -12,7 +13,7 @@ import {
   occurredAt,
 } from './shared/outcomes';
 import { basicAuthorization, constantTimeEqual, headerValue, msisdnDigits, requireCredential } from './shared/wire';
-import type { Credentials, DeliveryReport, HttpResponse, InboundCallback, ProviderAdapter, SubmitOutcome } from './types';
+import type { Credentials, DeliveryReport, HttpResponse, InboundAdapter, InboundCallback, InboundSms, ProviderAdapter, SubmitOutcome } from './types';
 
 /**
  * GatewayAPI classic REST, `POST /rest/mtsms` (PROVIDERS.md §3a): https://gatewayapi.com/docs/apis/rest/
@@ -229,4 +230,48 @@ function hs256(secret: string, input: string): string {
 
 function base64url(text: string): string {
   return Buffer.from(text).toString('base64url');
+}
+
+// ---- Inbound SMS, "MO SMS" (PROVIDERS.md §5c) ----
+// https://gatewayapi.com/docs/webhooks. JSON POST, signed with the same HS256 JWT as DSNs.
+
+/** MO fields a signed token must repeat exactly; the claims GatewayAPI sends for MO are unconfirmed. */
+const SIGNED_INBOUND_FIELDS = ['id', 'msisdn', 'receiver', 'message'] as const;
+
+/** Claims about the webhook, not the message: they have no counterpart in the body. */
+const WEBHOOK_CLAIMS: ReadonlySet<string> = new Set(['callback_url', 'api']);
+
+export const gatewayApiInbound: InboundAdapter = {
+  parseInbound(callback: InboundCallback, credentials: Credentials): InboundSms[] {
+    const webhookSecret: string | undefined = credentials.webhookSecret;
+    const signed = webhookSecret ? verifiedToken(headerValue(callback.headers, 'x-gwapi-signature'), webhookSecret) : undefined;
+    const mo = parseJsonObject(callback.rawBody);
+    if (!mo) throw new InboundFormatError('gatewayapi MO SMS is not a JSON object');
+    if (signed) requireSignedInbound(signed, mo);
+    const sentTime = mo.senttime;
+    return [
+      inboundSms('gatewayapi', {
+        providerMessageId: scalarText(mo.id),
+        from: scalarText(mo.msisdn),
+        // A short code with its country prefix (451204 is 1204 in Denmark): stored as those digits.
+        to: scalarText(mo.receiver),
+        text: scalarText(mo.message),
+        encoding: scalarText(mo.encoding)?.toUpperCase() === 'UCS2' ? 'ucs2' : 'gsm7',
+        receivedAtMs: typeof sentTime === 'number' ? sentTime * 1000 : undefined,
+      }),
+    ];
+  },
+  inboundAcknowledgement: EMPTY_OK,
+};
+
+/** Each MO field must be signed, and every other message claim present must agree with the body. */
+function requireSignedInbound(signed: Readonly<Record<string, unknown>>, mo: Readonly<Record<string, unknown>>): void {
+  const unsigned = SIGNED_INBOUND_FIELDS.find((field) => signed[field] === undefined);
+  if (unsigned) throw new DeliveryReportAuthError(`gatewayapi signature does not cover this MO SMS's "${unsigned}"`);
+  const differing = Object.keys(signed).find((claim) => !WEBHOOK_CLAIMS.has(claim) && !sameJson(signed[claim], mo[claim]));
+  if (differing) throw new DeliveryReportAuthError(`gatewayapi signature does not cover this MO SMS's "${differing}"`);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }

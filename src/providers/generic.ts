@@ -1,9 +1,10 @@
 import type { DeliveryReportStatus } from '../domain/status';
-import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from './errors';
+import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from './errors';
+import { inboundSms } from './shared/inbound';
 import { retryAfterMs } from './shared/http';
-import { isRecord, parseJsonObject } from './shared/json';
+import { isRecord, parseJsonObject, scalarText } from './shared/json';
 import { constantTimeEqual, headerValue } from './shared/wire';
-import type { Credentials, DeliveryReport, HttpResponse, InboundCallback, ProviderAdapter, SubmitOutcome } from './types';
+import type { Credentials, DeliveryReport, HttpResponse, InboundAdapter, InboundCallback, InboundEncoding, InboundSms, ProviderAdapter, SubmitOutcome } from './types';
 
 /**
  * smsrouter's own JSON format, for providers (and our simulator) that take a plain JSON API.
@@ -127,4 +128,46 @@ function normaliseTimestamp(value: string | undefined): string {
 
 function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+// ---- Inbound SMS (PROVIDERS.md §5e) ----
+// POST JSON {"id","from","to","text","encoding"?,"receivedAt"?,"concat"?: {"ref","total","part"}},
+// authenticated like our DLRs; answered 204.
+
+const INBOUND_ENCODINGS: ReadonlyMap<string, InboundEncoding> = new Map([
+  ['gsm7', 'gsm7'],
+  ['ucs2', 'ucs2'],
+  ['binary', 'binary'],
+]);
+
+export const genericInbound: InboundAdapter = {
+  parseInbound(callback: InboundCallback, credentials: Credentials): InboundSms[] {
+    authenticate(callback, credentials);
+    const parsed = parseJsonObject(callback.rawBody);
+    if (!parsed) throw new InboundFormatError('inbound message body is not a JSON object');
+    const encoding = parsed.encoding === undefined ? 'gsm7' : INBOUND_ENCODINGS.get(String(parsed.encoding));
+    if (!encoding) throw new InboundFormatError('inbound message "encoding" must be gsm7, ucs2 or binary');
+    const { concat } = parsed;
+    if (concat !== undefined && !isRecord(concat)) throw new InboundFormatError('inbound message "concat" must be an object');
+    const receivedAt = parsed.receivedAt === undefined ? undefined : Date.parse(String(parsed.receivedAt));
+    if (Number.isNaN(receivedAt)) throw new InboundFormatError('inbound message "receivedAt" is not an ISO 8601 time');
+    return [
+      inboundSms('generic', {
+        providerMessageId: stringField(parsed, 'id'),
+        from: stringField(parsed, 'from'),
+        to: stringField(parsed, 'to'),
+        text: stringField(parsed, 'text'),
+        encoding,
+        receivedAtMs: receivedAt,
+        concat: concat ? { ref: scalarText(concat.ref), total: scalarText(concat.total), part: scalarText(concat.part) } : undefined,
+      }),
+    ];
+  },
+  inboundAcknowledgement: { statusCode: 204 },
+};
+
+function stringField(value: Readonly<Record<string, unknown>>, field: string): string | undefined {
+  const text = value[field];
+  if (text !== undefined && typeof text !== 'string') throw new InboundFormatError(`inbound message "${field}" must be a string`);
+  return text;
 }

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { DeliveryReportStatus } from '../domain/status';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from './errors';
+import { detectEncoding } from '../domain/encoding';
+import { inboundSms } from './shared/inbound';
 import { parseJsonObject, scalarText } from './shared/json';
 import {
   type DeliveryErrorEntry,
@@ -12,7 +14,17 @@ import {
   occurredAt,
 } from './shared/outcomes';
 import { basicAuthorization, callbackUrl, clampInteger, constantTimeEqual, headerValue, requireCredential } from './shared/wire';
-import type { Credentials, DeliveryReport, HttpResponse, InboundCallback, ProviderAdapter, SubmitOutcome } from './types';
+import type {
+  Credentials,
+  DeliveryReport,
+  HttpResponse,
+  InboundAcknowledgement,
+  InboundAdapter,
+  InboundCallback,
+  InboundSms,
+  ProviderAdapter,
+  SubmitOutcome,
+} from './types';
 
 /**
  * Twilio Messages, `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (PROVIDERS.md §2):
@@ -184,3 +196,37 @@ function urlVariants(url: string): string[] {
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+// ---- Inbound SMS (PROVIDERS.md §5b) ----
+// https://www.twilio.com/docs/messaging/guides/webhook-request. Signed like status callbacks
+// (a GET signs the URL alone); long messages arrive reassembled, so there are no parts.
+
+/** An empty TwiML response: "stored, no reply". An empty 200 logs warning 11200 at Twilio. */
+const EMPTY_TWIML: InboundAcknowledgement = { statusCode: 200, contentType: 'text/xml', body: '<Response></Response>' };
+
+const OPT_OUT_TYPES: ReadonlyMap<string, NonNullable<InboundSms['providerOptOut']>> = new Map([
+  ['STOP', 'STOP'],
+  ['START', 'START'],
+  ['HELP', 'HELP'],
+]);
+
+export const twilioInbound: InboundAdapter = {
+  parseInbound(callback: InboundCallback, credentials: Credentials): InboundSms[] {
+    const fields = callback.method === 'GET' ? callbackUrl(callback.url).searchParams : new URLSearchParams(callback.rawBody);
+    authenticate(callback, callback.method === 'GET' ? new URLSearchParams() : fields, credentials);
+    const body = fields.get('Body') ?? undefined;
+    return [
+      inboundSms('twilio', {
+        providerMessageId: fields.get('MessageSid') ?? fields.get('SmsSid') ?? undefined,
+        from: fields.get('From') ?? undefined,
+        to: fields.get('To') ?? undefined,
+        text: body,
+        // Twilio does not say how the handset encoded it; what the text needs is the best guess.
+        encoding: body === undefined ? 'gsm7' : detectEncoding(body),
+        receivedAtMs: undefined,
+        providerOptOut: OPT_OUT_TYPES.get(fields.get('OptOutType') ?? ''),
+      }),
+    ];
+  },
+  inboundAcknowledgement: EMPTY_TWIML,
+};

@@ -80,3 +80,53 @@ export interface ProviderAdapter {
    */
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[];
 }
+
+// ---- Inbound SMS (mobile originated) ----
+
+/** One SMS a handset sent to one of our numbers, once its adapter authenticated and parsed it. */
+export interface InboundSms {
+  /** The provider's id of this message (of this part, for a concatenated part); the dedupe key. */
+  readonly providerMessageId: string;
+  /** The handset, E.164 with '+' (or short-code digits). */
+  readonly from: string;
+  /** Our number or short code it was sent to. */
+  readonly to: string;
+  /** The text as received; for `binary`, the payload as the provider encodes it (Vonage hex, generic base64). */
+  readonly text: string;
+  readonly encoding: InboundEncoding;
+  /** ISO 8601; when the provider gives none, the time we received it. */
+  readonly receivedAt: string;
+  /** Present on one part of a concatenated message we must reassemble. */
+  readonly concat?: InboundConcatPart;
+  /** The provider's own opt-out classification, where it has one (Twilio Advanced Opt-Out). */
+  readonly providerOptOut?: 'STOP' | 'START' | 'HELP';
+}
+
+export type InboundEncoding = 'gsm7' | 'ucs2' | 'binary';
+
+export interface InboundConcatPart {
+  /** Shared by every part of one message from one sender. */
+  readonly ref: string;
+  readonly total: number;
+  /** 1-based. */
+  readonly part: number;
+}
+
+/** What the provider expects back once we stored its inbound message. */
+export interface InboundAcknowledgement {
+  readonly statusCode: number;
+  readonly contentType?: string;
+  readonly body?: string;
+}
+
+/** An adapter whose provider can deliver inbound SMS implements this beside ProviderAdapter. */
+export interface InboundAdapter {
+  /**
+   * Authenticates and parses an inbound-message webhook. Throws DeliveryReportAuthError when the
+   * caller cannot prove it is the provider (fail closed whenever a secret is configured), and
+   * InboundFormatError (or DeliveryReportFormatError from the shared transport parsing) when the
+   * payload is malformed or a field is out of bounds.
+   */
+  parseInbound(callback: InboundCallback, credentials: Credentials): InboundSms[];
+  readonly inboundAcknowledgement: InboundAcknowledgement;
+}

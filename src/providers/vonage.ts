@@ -1,7 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { DeliveryReportStatus } from '../domain/status';
 import { CredentialsError } from './credentials';
-import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from './errors';
+import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from './errors';
+import { EMPTY_OK, inboundSms } from './shared/inbound';
 import { isRecord, parseJsonObject, scalarText } from './shared/json';
 import {
   type DeliveryErrorEntry,
@@ -21,7 +22,7 @@ import {
   msisdnDigits,
   requireCredential,
 } from './shared/wire';
-import type { Credentials, DeliveryReport, HttpResponse, InboundCallback, ProviderAdapter, SubmitOutcome } from './types';
+import type { Credentials, DeliveryReport, HttpResponse, InboundAdapter, InboundCallback, InboundEncoding, InboundSms, ProviderAdapter, SubmitOutcome } from './types';
 
 /**
  * Vonage SMS API (legacy), `POST /sms/json` (PROVIDERS.md §1): https://developer.vonage.com/en/api/sms
@@ -257,3 +258,35 @@ function messageTimestampMs(value: string | undefined): number | undefined {
   const match = value === undefined ? null : /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})$/.exec(value);
   return match ? Date.parse(`${match[1]}T${match[2]}Z`) : undefined;
 }
+
+// ---- Inbound SMS (PROVIDERS.md §5a) ----
+// https://developer.vonage.com/en/messaging/sms/guides/inbound-sms. The same transports (GET,
+// form POST, JSON POST) and the same `sig` as delivery receipts, so both reuse their helpers.
+
+const INBOUND_ENCODINGS: Readonly<Record<string, InboundEncoding>> = { text: 'gsm7', unicode: 'ucs2', binary: 'binary' };
+
+export const vonageInbound: InboundAdapter = {
+  parseInbound(callback: InboundCallback, credentials: Credentials): InboundSms[] {
+    const params = callbackParams(callback);
+    authenticate(params, credentials);
+    const type = params.type ?? 'text';
+    const encoding = INBOUND_ENCODINGS[type];
+    if (!encoding) throw new InboundFormatError(`vonage inbound message type "${type}" is unknown`);
+    return [
+      inboundSms('vonage', {
+        providerMessageId: params.messageId,
+        from: params.msisdn,
+        to: params.to,
+        text: encoding === 'binary' ? params.data : params.text,
+        encoding,
+        receivedAtMs: messageTimestampMs(params['message-timestamp']),
+        // Carriers without concatenation send parts without these: each is then a message of its own.
+        concat:
+          params.concat === 'true'
+            ? { ref: params['concat-ref'], total: params['concat-total'], part: params['concat-part'] }
+            : undefined,
+      }),
+    ];
+  },
+  inboundAcknowledgement: EMPTY_OK,
+};

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { request as undiciRequest } from 'undici';
 import { countSegments } from '../domain/encoding';
 import type { Credentials, HttpResponse } from '../providers/types';
-import { dialectFor } from './dialects';
-import type { SimulatedFailure, SimulatedOutcome, SimulatedSubmit, SimulatorRequest } from './dialects/types';
+import { dialectFor, inboundDialectFor } from './dialects';
+import type { SimulatedFailure, SimulatedInbound, SimulatedInboundPart, SimulatedOutcome, SimulatedSubmit, SimulatorRequest } from './dialects/types';
 
 /** How one simulated provider behaves; every field can be changed while the simulator runs. */
 export interface SimulatedProviderBehaviour {
@@ -332,6 +332,10 @@ export class ProviderSimulator {
       }));
       return send(res, 200, { 'content-type': 'application/json' }, JSON.stringify(stats));
     }
+    const inbound = /^([^/]+)\/inbound$/.exec(path);
+    if (method === 'POST' && inbound?.[1] && this.providers.has(inbound[1])) {
+      return void this.sendInboundFromControl(inbound[1], rawBody, res);
+    }
     if (method === 'POST' && this.providers.has(path)) {
       try {
         this.configure(path, JSON.parse(rawBody || '{}') as Partial<SimulatedProviderBehaviour>);
@@ -342,6 +346,80 @@ export class ProviderSimulator {
     }
     send(res, 404, { 'content-type': 'text/plain' }, 'unknown control endpoint');
   }
+
+  /**
+   * A handset's SMS to one of the router's numbers, sent to `request.url` in the provider's format
+   * and signature: split into `parts` concatenated parts where the format forwards parts (sent in
+   * reverse order with `outOfOrder`), else whole. Answers each call's HTTP status.
+   */
+  async sendInbound(provider: string, request: SimulatedInboundRequest): Promise<SentInbound[]> {
+    const simulated = this.providerNamed(provider);
+    const dialect = inboundDialectFor(simulated.options.dialect);
+    const parts = inboundParts(request.text, dialect.sendsParts ? (request.parts ?? 1) : 1, () => this.newProviderMessageId());
+    const sent: SentInbound[] = [];
+    for (const part of request.outOfOrder ? [...parts].reverse() : parts) {
+      const callback = dialect.inboundCallback(request, part, request.url, simulated.options.credentials);
+      let statusCode: number | undefined;
+      try {
+        const response = await undiciRequest(callback.url, { method: callback.method, headers: callback.headers, body: callback.body });
+        statusCode = response.statusCode;
+        await response.body.dump();
+      } catch {
+        statusCode = undefined;
+      }
+      sent.push({ providerMessageId: part.providerMessageId, statusCode });
+    }
+    return sent;
+  }
+
+  /** `POST /_control/<provider>/inbound` with {"from","to","text","url","parts"?,"outOfOrder"?}. */
+  private async sendInboundFromControl(provider: string, rawBody: string, res: ServerResponse): Promise<void> {
+    const request = parseInboundRequest(rawBody);
+    if (!request) return send(res, 400, { 'content-type': 'text/plain' }, 'expected JSON {"from","to","text","url","parts"?,"outOfOrder"?}');
+    const sent = await this.sendInbound(provider, request);
+    send(res, 200, { 'content-type': 'application/json' }, JSON.stringify({ sent }));
+  }
+}
+
+export interface SimulatedInboundRequest extends SimulatedInbound {
+  /** The router's inbound webhook for this provider, e.g. http://127.0.0.1:3000/v1/inbound/sim-vonage. */
+  readonly url: string;
+  readonly parts?: number;
+  readonly outOfOrder?: boolean;
+}
+
+export interface SentInbound {
+  readonly providerMessageId: string;
+  /** Undefined when the router could not be reached. */
+  readonly statusCode: number | undefined;
+}
+
+function parseInboundRequest(rawBody: string): SimulatedInboundRequest | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(rawBody || '{}');
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { from, to, text, url, parts, outOfOrder } = value as Record<string, unknown>;
+  if (typeof from !== 'string' || typeof to !== 'string' || typeof text !== 'string' || typeof url !== 'string' || !URL.canParse(url)) return undefined;
+  if (parts !== undefined && !(Number.isInteger(parts) && Number(parts) >= 1 && Number(parts) <= 10)) return undefined;
+  return { from, to, text, url, parts: parts === undefined ? undefined : Number(parts), outOfOrder: outOfOrder === true };
+}
+
+/** The text cut into `count` parts of about equal length (by code point), one concat ref for all. */
+function inboundParts(text: string, count: number, newId: () => string): SimulatedInboundPart[] {
+  const characters = [...text];
+  const total = Math.max(1, Math.min(count, characters.length));
+  if (total === 1) return [{ providerMessageId: newId(), text }];
+  const ref = String(Math.floor(Math.random() * 256));
+  const cut = (index: number) => Math.floor((index * characters.length) / total);
+  return Array.from({ length: total }, (_, index) => ({
+    providerMessageId: newId(),
+    text: characters.slice(cut(index), cut(index + 1)).join(''),
+    concat: { ref, total, part: index + 1 },
+  }));
 }
 
 function pickOutcome(weights: Partial<Record<SimulatedOutcome, number>>): SimulatedOutcome {

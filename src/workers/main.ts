@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { createNotifyActivities } from '../activities';
+import { createInboundDeliveryActivities } from '../activities/inbound';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
 import { ConfigError, loadConfig, type Config } from '../config';
@@ -66,11 +67,15 @@ export async function startWorkers(
       .catch((error: unknown) => logger.error({ err: error }, 'provider sync failed'));
   }, PROVIDER_SYNC_MS);
 
+  const clientWebhookDependencies = { db, logger, allowPrivateAddresses: config.CALLBACK_ALLOW_PRIVATE };
   const callbacks = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: CALLBACKS_TASK_QUEUE,
-    activities: createNotifyActivities({ db, logger, allowPrivateAddresses: config.CALLBACK_ALLOW_PRIVATE }),
+    activities: {
+      ...createNotifyActivities(clientWebhookDependencies),
+      ...createInboundDeliveryActivities(clientWebhookDependencies),
+    },
     // Client endpoints are slow more often than not; many may wait at once without holding up any.
     maxConcurrentActivityTaskExecutions: 200,
   });

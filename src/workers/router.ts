@@ -1,5 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createRouterActivities } from '../activities';
+import { createInboundActivities } from '../activities/inbound';
+import { SuppressionList } from '../inbound/suppression';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { RoutingCatalog } from '../routing/catalog';
@@ -18,12 +20,14 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
   const workflowSource = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
+  // One list for routing and inbound: an opt-out or opt-in applied here holds for the next route at once.
+  const suppressions = new SuppressionList(options.db);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
-    activities: createRouterActivities(options.db, options.catalog),
+    activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions) },
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentWorkflowTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,

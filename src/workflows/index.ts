@@ -1,2 +1,3 @@
 export * from './client-callbacks';
 export * from './message';
+export * from './inbound';

@@ -137,7 +137,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
    * Picks the provider for the next attempt (again before each attempt: a provider disabled
    * meanwhile is not used) and records it as routed, with the changes waiting to be written.
    */
-  async function route(tried: readonly string[]): Promise<RouteCandidate | undefined> {
+  async function route(tried: readonly string[]): Promise<RouteCandidate | 'suppressed' | undefined> {
     const before = unwritten.splice(0);
     const routed = { messageId: request.messageId, sequence: sequence + 1, occurredAt: new Date().toISOString(), country: request.country };
     const candidate = await routeMessage({
@@ -145,9 +145,9 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       before,
       routed,
     });
-    if (!candidate) {
+    if (!candidate || 'suppressed' in candidate) {
       await announce(before);
-      return undefined;
+      return candidate ? 'suppressed' : undefined;
     }
     const routedChange = stamp({ status: 'routed', providerId: candidate.providerId }, routed.sequence);
     await announce([...before, { ...routedChange, occurredAt: routed.occurredAt }]);
@@ -215,6 +215,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
   for (;;) {
     if (stopRequested()) return finish(stoppedOutcome());
     const candidate = await route(tried);
+    if (candidate === 'suppressed') return finish({ status: 'rejected', errorCode: 'opted_out', reason: 'the recipient opted out of messages from this account' });
     if (!candidate) return finish(lastFailure);
     tried.push(candidate.providerId);
     const providerId = candidate.providerId;

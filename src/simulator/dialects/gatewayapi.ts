@@ -4,7 +4,7 @@ import { gatewayApiSignature } from '../../providers/gatewayapi';
 import { isRecord, parseJsonObject, scalarText } from '../../providers/shared/json';
 import { e164FromMsisdn, msisdnDigits } from '../../providers/shared/wire';
 import type { HttpResponse } from '../../providers/types';
-import type { SimulatedFailure, SimulatedOutcome, SimulatorDialect } from './types';
+import type { SimulatedFailure, SimulatedOutcome, SimulatorDialect, SimulatorInboundDialect } from './types';
 
 /**
  * GatewayAPI documents no throttling answer (it refuses connections past 40 per IP), so throttled
@@ -101,5 +101,24 @@ export const gatewayApiDialect: SimulatorDialect = {
     const secret: string | undefined = credentials.webhookSecret;
     if (secret) headers['x-gwapi-signature'] = gatewayApiSignature({ ...dsn, callback_url: callbackUrl, api: SIGNED_API }, secret);
     return { method: 'POST', url: callbackUrl, headers, body: JSON.stringify(dsn) };
+  },
+};
+
+/** An MO SMS as GatewayAPI POSTs it (PROVIDERS.md §5c), its JWT repeating the body as we assume. */
+export const gatewayApiInboundDialect: SimulatorInboundDialect = {
+  sendsParts: false,
+  inboundCallback(sms, part, url, credentials) {
+    const mo = {
+      id: Number(part.providerMessageId.replace(/\D/g, '')) || 1,
+      msisdn: Number(msisdnDigits(sms.from)),
+      receiver: Number(msisdnDigits(sms.to)),
+      message: part.text,
+      senttime: Math.floor(Date.now() / 1000),
+      webhook_label: 'smsrouter',
+    };
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const secret: string | undefined = credentials.webhookSecret;
+    if (secret) headers['x-gwapi-signature'] = gatewayApiSignature(mo, secret);
+    return { method: 'POST', url, headers, body: JSON.stringify(mo) };
   },
 };

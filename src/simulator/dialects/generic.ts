@@ -1,5 +1,5 @@
 import type { HttpResponse } from '../../providers/types';
-import type { SimulatedFailure, SimulatorDialect } from './types';
+import type { SimulatedFailure, SimulatorDialect, SimulatorInboundDialect } from './types';
 
 const FAILURES: Readonly<Record<SimulatedFailure, { statusCode: number; code: string; message: string }>> = {
   throttled: { statusCode: 429, code: 'throttled', message: 'too many requests' },
@@ -61,6 +61,21 @@ export const genericDialect: SimulatorDialect = {
         errorCode,
         timestamp: new Date().toISOString(),
       }),
+    };
+  },
+};
+
+/** An inbound message in our generic JSON (PROVIDERS.md §5e), parts one by one. */
+export const genericInboundDialect: SimulatorInboundDialect = {
+  sendsParts: true,
+  inboundCallback(sms, part, url, credentials) {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (credentials.dlrSecret) headers['x-dlr-secret'] = credentials.dlrSecret;
+    return {
+      method: 'POST',
+      url,
+      headers,
+      body: JSON.stringify({ id: part.providerMessageId, from: sms.from, to: sms.to, text: part.text, receivedAt: new Date().toISOString(), concat: part.concat }),
     };
   },
 };

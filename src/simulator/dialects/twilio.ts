@@ -1,7 +1,7 @@
 import { compactTimestamp, requireCredential } from '../../providers/shared/wire';
 import type { HttpResponse } from '../../providers/types';
 import { TWILIO_REFERENCE_PARAM, twilioSignature } from '../../providers/twilio';
-import type { SimulatedFailure, SimulatedOutcome, SimulatorDialect } from './types';
+import type { SimulatedFailure, SimulatedOutcome, SimulatorDialect, SimulatorInboundDialect } from './types';
 
 const SUBMIT_PATH = /^\/2010-04-01\/Accounts\/[^/]+\/Messages\.json$/;
 
@@ -92,6 +92,36 @@ export const twilioDialect: SimulatorDialect = {
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
         'x-twilio-signature': twilioSignature(requireCredential(credentials, 'authToken', 'twilio'), callbackUrl, params),
+      },
+      body: params.toString(),
+    };
+  },
+};
+
+/** An incoming message as Twilio POSTs it to the number's webhook (PROVIDERS.md §5b), signed. */
+export const twilioInboundDialect: SimulatorInboundDialect = {
+  sendsParts: false,
+  inboundCallback(sms, part, url, credentials) {
+    const params = new URLSearchParams({
+      ToCountry: 'US',
+      SmsMessageSid: part.providerMessageId,
+      NumMedia: '0',
+      SmsSid: part.providerMessageId,
+      SmsStatus: 'received',
+      Body: part.text,
+      To: sms.to,
+      NumSegments: '1',
+      MessageSid: part.providerMessageId,
+      AccountSid: requireCredential(credentials, 'accountSid', 'twilio'),
+      From: sms.from,
+      ApiVersion: '2010-04-01',
+    });
+    return {
+      method: 'POST',
+      url,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilioSignature(requireCredential(credentials, 'authToken', 'twilio'), url, params),
       },
       body: params.toString(),
     };

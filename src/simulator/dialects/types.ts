@@ -56,3 +56,27 @@ export interface SimulatorDialect {
     credentials: Credentials,
   ): OutgoingCallback;
 }
+
+/** An inbound SMS a simulated handset sends to one of the router's numbers. */
+export interface SimulatedInbound {
+  /** E.164 with '+'. */
+  readonly from: string;
+  /** E.164 with '+', or short-code digits. */
+  readonly to: string;
+  readonly text: string;
+}
+
+/** One part of a simulated inbound SMS: the whole text unless the format sends concatenated parts. */
+export interface SimulatedInboundPart {
+  readonly providerMessageId: string;
+  readonly text: string;
+  /** Set on parts of a concatenated message. */
+  readonly concat?: { readonly ref: string; readonly total: number; readonly part: number };
+}
+
+/** How a provider calls the router's inbound webhook, in its own format and signature. */
+export interface SimulatorInboundDialect {
+  /** Vonage and the generic format forward concatenated parts one by one; the others join them first. */
+  readonly sendsParts: boolean;
+  inboundCallback(sms: SimulatedInbound, part: SimulatedInboundPart, url: string, credentials: Credentials): OutgoingCallback;
+}

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { detectEncoding } from '../../domain/encoding';
 import { parseJsonObject, scalarText } from '../../providers/shared/json';
 import { compactTimestamp, e164FromMsisdn, headerValue, msisdnDigits } from '../../providers/shared/wire';
-import type { HttpResponse } from '../../providers/types';
+import type { Credentials, HttpResponse } from '../../providers/types';
 import { vonageSignature, vonageSignatureMethod } from '../../providers/vonage';
-import type { SimulatedFailure, SimulatedOutcome, SimulatorDialect, SimulatorRequest } from './types';
+import type { SimulatedFailure, SimulatedOutcome, SimulatorDialect, SimulatorInboundDialect, SimulatorRequest } from './types';
 
 /** Vonage answers HTTP 200 to everything and says what went wrong in the part's `status`. */
 const FAILURES: Readonly<Record<SimulatedFailure, { readonly status: string; readonly errorText: string }>> = {
@@ -94,12 +95,42 @@ export const vonageDialect: SimulatorDialect = {
     };
     if (submit.reference !== undefined) params['client-ref'] = submit.reference;
     if (credentials.apiKey) params['api-key'] = credentials.apiKey;
-    const secret: string | undefined = credentials.signatureSecret;
-    if (secret) {
-      params.timestamp = String(Math.floor(now.getTime() / 1000));
-      params.nonce = randomUUID();
-      params.sig = vonageSignature(params, secret, vonageSignatureMethod(credentials));
-    }
+    sign(params, credentials, now);
     return { method: 'POST', url: callbackUrl, headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) };
   },
 };
+
+/** Inbound SMS as Vonage POSTs it in its JSON webhook format (PROVIDERS.md §5a), signed like its DLRs. */
+export const vonageInboundDialect: SimulatorInboundDialect = {
+  sendsParts: true,
+  inboundCallback(sms, part, url, credentials) {
+    const now = new Date();
+    const params: Record<string, string> = {
+      msisdn: msisdnDigits(sms.from),
+      to: msisdnDigits(sms.to),
+      messageId: part.providerMessageId,
+      text: part.text,
+      type: detectEncoding(part.text) === 'ucs2' ? 'unicode' : 'text',
+      keyword: part.text.trim().split(/\s+/)[0]?.toUpperCase() ?? '',
+      'message-timestamp': now.toISOString().slice(0, 19).replace('T', ' '),
+    };
+    if (part.concat) {
+      params.concat = 'true';
+      params['concat-ref'] = part.concat.ref;
+      params['concat-total'] = String(part.concat.total);
+      params['concat-part'] = String(part.concat.part);
+    }
+    if (credentials.apiKey) params['api-key'] = credentials.apiKey;
+    sign(params, credentials, now);
+    return { method: 'POST', url, headers: { 'content-type': 'application/json' }, body: JSON.stringify(params) };
+  },
+};
+
+/** Adds `timestamp`, `nonce` and `sig` when the account signs its webhooks, as Vonage does. */
+function sign(params: Record<string, string>, credentials: Credentials, now: Date): void {
+  const secret: string | undefined = credentials.signatureSecret;
+  if (!secret) return;
+  params.timestamp = String(Math.floor(now.getTime() / 1000));
+  params.nonce = randomUUID();
+  params.sig = vonageSignature(params, secret, vonageSignatureMethod(credentials));
+}

@@ -1,0 +1,275 @@
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter } from 'prom-client';
+import type { Database } from '../db/client';
+import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
+import { inboundPairWorkflowId } from '../domain/inbound';
+import { InvalidPhoneNumberError, normaliseInboundAddress } from '../domain/phone';
+import { InboundStore, type StoredInbound } from '../inbound/store';
+import { inboundAdapterFor } from '../providers';
+import { readCredentials } from '../providers/credentials';
+import { DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from '../providers/errors';
+import type { InboundSms } from '../providers/types';
+import type { RoutingCatalog } from '../routing/catalog';
+import { inboundArrivedSignal, inboundMessageWorkflow, inboundPairWorkflow } from '../workflows/inbound';
+import type { ApiKeyAuthenticator } from './auth';
+import { ApiError, errorResponses } from './errors';
+import { keepRawBody, providerCallback } from './provider-callback';
+import type { ApiMetrics } from './metrics';
+import { rangeOf, type StatsRange } from './stats';
+
+export interface InboundPluginOptions {
+  readonly db: Database;
+  readonly temporal: Client;
+  readonly catalog: RoutingCatalog;
+  readonly auth: ApiKeyAuthenticator;
+  /** Our public origin as providers see it; signatures cover the URL they called. */
+  readonly publicBaseUrl: string;
+  readonly metrics: ApiMetrics;
+  /** How long each inbound message is retried to the account's webhook. */
+  readonly webhookRetrySeconds: number;
+}
+
+const MAX_LISTED = 1000;
+
+const inboundView = {
+  type: 'object',
+  required: ['id', 'provider', 'from', 'to', 'text', 'encoding', 'parts', 'keyword', 'receivedAt', 'deliveredAt'],
+  properties: {
+    id: { type: 'string' },
+    provider: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    text: { type: 'string' },
+    encoding: { type: 'string' },
+    parts: { type: 'integer' },
+    keyword: { type: ['string', 'null'] },
+    receivedAt: { type: 'string' },
+    deliveredAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+const client = { tags: ['inbound'], security: [{ apiKey: [] }] } as const;
+
+const webhookSchema = {
+  tags: ['inbound'],
+  summary: "A provider's inbound SMS webhook, answered in the provider's own form",
+  params: { type: 'object', required: ['provider'], properties: { provider: { type: 'string', minLength: 1, maxLength: 128 } } },
+  response: { 200: { description: 'empty, or an empty TwiML response for Twilio', type: 'string' }, 204: { type: 'null' }, ...errorResponses },
+} as const;
+
+const listSchema = {
+  ...client,
+  summary: 'Your inbound messages',
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      from: { type: 'string', minLength: 1, maxLength: 32 },
+      to: { type: 'string', minLength: 1, maxLength: 32 },
+      since: { type: 'string', format: 'date-time' },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_LISTED, default: 100 },
+    },
+  },
+  response: { 200: { type: 'object', required: ['messages'], properties: { messages: { type: 'array', items: inboundView } } }, ...errorResponses },
+} as const;
+
+const inboundStatsSchema = {
+  ...client,
+  summary: 'Inbound messages by number and country, opt-outs per day',
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['from', 'to', 'byNumber', 'byCountry', 'optOutsPerDay'],
+      properties: {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        byNumber: { type: 'array', items: { type: 'object', required: ['number', 'total'], properties: { number: { type: 'string' }, total: { type: 'integer' } } } },
+        byCountry: {
+          type: 'array',
+          items: { type: 'object', required: ['country', 'total'], properties: { country: { type: ['string', 'null'] }, total: { type: 'integer' } } },
+        },
+        optOutsPerDay: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['day', 'optOuts', 'optIns'],
+            properties: { day: { type: 'string' }, optOuts: { type: 'integer' }, optIns: { type: 'integer' } },
+          },
+        },
+      },
+    },
+    ...errorResponses,
+  },
+} as const;
+
+interface ListQuery {
+  from?: string;
+  to?: string;
+  since?: string;
+  limit: number;
+}
+
+/**
+ * `/v1/inbound/:provider`: providers' inbound-SMS webhooks, authenticated and parsed by the
+ * provider's adapter, stored in one idempotent write, answered in the provider's own form. Each
+ * whole message then becomes a workflow; a part waits for the others. `GET /v1/inbound` lists an
+ * account's inbound messages.
+ */
+export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (app, options) => {
+  const { db, temporal, catalog, auth, publicBaseUrl, webhookRetrySeconds } = options;
+  const store = new InboundStore(db);
+  const received = new Counter({
+    name: 'smsrouter_inbound_messages_total',
+    help: 'Inbound messages stored, by provider and by whether an account owns the number they were sent to.',
+    labelNames: ['provider', 'owned'] as const,
+    registers: [options.metrics.registry],
+  });
+
+  keepRawBody(app);
+
+  const webhook = async (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
+    const providerId = request.params.provider;
+    const provider = await catalog.provider(providerId);
+    if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
+    const adapter = inboundAdapterFor(provider.adapter);
+    let messages: InboundSms[];
+    try {
+      messages = adapter.parseInbound(providerCallback(request, publicBaseUrl), readCredentials(provider.credentialsRef));
+    } catch (error) {
+      if (error instanceof DeliveryReportAuthError) throw new ApiError(401, 'unauthorized', error.message);
+      if (error instanceof InboundFormatError || error instanceof DeliveryReportFormatError) {
+        request.log.warn({ provider: providerId, err: error }, 'malformed inbound message');
+        throw new ApiError(400, 'malformed_inbound_message', error.message);
+      }
+      throw error;
+    }
+
+    for (const sms of messages) {
+      const outcome = await store.receive(providerId, sms);
+      if (outcome.kind === 'part_stored') continue;
+      if (outcome.message.created) received.inc({ provider: providerId, owned: String(outcome.message.accountId !== null) });
+      // Also on a provider's retry: the first try may have stored the row and lost its start.
+      await start(outcome.message);
+    }
+    const { statusCode, contentType, body } = adapter.inboundAcknowledgement;
+    if (contentType) reply.type(contentType);
+    return reply.code(statusCode).send(body);
+  };
+
+  /**
+   * A message to an owned number goes to its number pair's workflow, in arrival order, which runs
+   * the message's own workflow; any other message's workflow starts on its own.
+   */
+  async function start(message: StoredInbound): Promise<void> {
+    try {
+      if (message.accountId === null) {
+        await temporal.workflow.start(inboundMessageWorkflow, {
+          workflowId: message.id,
+          taskQueue: ROUTER_TASK_QUEUE,
+          args: [{ inboundId: message.id }],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+        return;
+      }
+      await temporal.workflow.signalWithStart(inboundPairWorkflow, {
+        workflowId: inboundPairWorkflowId(message.accountId, message.from, message.to),
+        taskQueue: ROUTER_TASK_QUEUE,
+        args: [{ webhookRetrySeconds }],
+        signal: inboundArrivedSignal,
+        signalArgs: [{ inboundId: message.id }],
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return;
+      // The message is stored; a 503 makes the provider retry, and the retry starts the workflow.
+      app.log.error({ err: error, inboundId: message.id }, 'could not start inbound workflow');
+      throw new ApiError(503, 'temporarily_unavailable', 'inbound message stored; please retry');
+    }
+  }
+
+  app.post('/v1/inbound/:provider', { schema: webhookSchema }, webhook);
+  // Vonage and Twilio can both be set to call with GET.
+  app.get('/v1/inbound/:provider', { schema: webhookSchema }, webhook);
+
+  app.get<{ Querystring: { from?: string; to?: string } }>('/v1/stats/inbound', { schema: inboundStatsSchema }, async (request) =>
+    inboundStats(db, await auth.accountFor(request), rangeOf(request.query)),
+  );
+
+  app.get<{ Querystring: ListQuery }>('/v1/inbound', { schema: listSchema }, async (request) => {
+    const accountId = await auth.accountFor(request);
+    const { from, to, since, limit } = request.query;
+    const rows = await db.inboundMessage.findMany({
+      where: {
+        accountId,
+        ...(from ? { from: queryAddress(from, 'from') } : {}),
+        ...(to ? { to: queryAddress(to, 'to') } : {}),
+        ...(since ? { receivedAt: { gte: new Date(since) } } : {}),
+      },
+      orderBy: [{ receivedAt: 'asc' }, { id: 'asc' }],
+      take: limit,
+    });
+    return {
+      messages: rows.map((row) => ({
+        id: row.id,
+        provider: row.providerId,
+        from: row.from,
+        to: row.to,
+        text: row.text,
+        encoding: row.encoding,
+        parts: row.parts,
+        keyword: row.keyword,
+        receivedAt: row.receivedAt.toISOString(),
+        deliveredAt: row.deliveredAt?.toISOString() ?? null,
+      })),
+    };
+  });
+};
+
+interface OptOutDay {
+  day: Date;
+  optOuts: number;
+  optIns: number;
+}
+
+/**
+ * The account's inbound figures in [from, to) (defaults as `GET /v1/stats`): messages per receiving
+ * number and per sender country, and opt-outs and opt-ins per UTC day.
+ */
+async function inboundStats(db: Database, accountId: string, range: StatsRange) {
+  const where = { accountId, receivedAt: { gte: range.from, lt: range.to } };
+  const [byNumber, byCountry, optOutsPerDay] = await Promise.all([
+    db.inboundMessage.groupBy({ by: ['to'], where, _count: { _all: true }, orderBy: { to: 'asc' } }),
+    db.inboundMessage.groupBy({ by: ['country'], where, _count: { _all: true }, orderBy: { country: 'asc' } }),
+    db.$queryRaw<OptOutDay[]>`
+      SELECT date_trunc('day', "receivedAt") AS day,
+             count(*) FILTER (WHERE keyword = 'opt_out')::int AS "optOuts",
+             count(*) FILTER (WHERE keyword = 'opt_in')::int AS "optIns"
+      FROM "InboundMessage"
+      WHERE "accountId" = ${accountId} AND "receivedAt" >= ${range.from} AND "receivedAt" < ${range.to}
+        AND keyword IN ('opt_out', 'opt_in')
+      GROUP BY 1
+      ORDER BY 1`,
+  ]);
+  return {
+    from: range.from.toISOString(),
+    to: range.to.toISOString(),
+    byNumber: byNumber.map((group) => ({ number: group.to, total: group._count._all })),
+    byCountry: byCountry.map((group) => ({ country: group.country, total: group._count._all })),
+    optOutsPerDay: optOutsPerDay.map((day) => ({ day: day.day.toISOString().slice(0, 10), optOuts: day.optOuts, optIns: day.optIns })),
+  };
+}
+
+/** A number in a query, in the form it is stored: "+44 7700…", "447700…" and "0044…" are one. */
+export function queryAddress(value: string, field: string): string {
+  try {
+    return normaliseInboundAddress(value);
+  } catch (error) {
+    if (error instanceof InvalidPhoneNumberError) throw new ApiError(400, 'invalid_number', error.message, field);
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+import type { Database } from '../db/client';
+
+/** Why a number is on an account's suppression list. */
+export type SuppressionReason = 'opt_out' | 'provider' | 'manual';
+
+export interface SuppressionEntry {
+  readonly accountId: string;
+  readonly number: string;
+  readonly reason: SuppressionReason | string;
+  readonly source: string | null;
+  readonly createdAt: Date;
+}
+
+/** How long a verdict is reused: a change made by another process shows within this (≤ 1 s by the issue). */
+const DEFAULT_CACHE_MS = 500;
+/** Random destinations must not grow the cache without bound. */
+const MAX_CACHED_PAIRS = 100_000;
+
+/**
+ * An account's "do not send" list. The send path asks `isSuppressed` before every submit, so
+ * verdicts are cached briefly; a change made through this object is seen at once in this process
+ * and within `cacheMs` in every other.
+ */
+export class SuppressionList {
+  private readonly cache = new Map<string, { suppressed: boolean; expiresAt: number }>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly cacheMs = DEFAULT_CACHE_MS,
+  ) {}
+
+  async isSuppressed(accountId: string, number: string): Promise<boolean> {
+    const key = pairKey(accountId, number);
+    const now = Date.now();
+    const cached = this.cache.get(key);
+    if (cached && cached.expiresAt > now) return cached.suppressed;
+    const row = await this.db.suppression.findUnique({ where: { accountId_number: { accountId, number } }, select: { accountId: true } });
+    if (this.cache.size >= MAX_CACHED_PAIRS) this.cache.clear();
+    this.cache.set(key, { suppressed: row !== null, expiresAt: now + this.cacheMs });
+    return row !== null;
+  }
+
+  /** Adds the pair; one already there keeps its first reason (the opt-out that put it there). */
+  async add(accountId: string, number: string, reason: SuppressionReason, source: string | undefined): Promise<void> {
+    await this.db.suppression.createMany({ data: [{ accountId, number, reason, source }], skipDuplicates: true });
+    this.cache.delete(pairKey(accountId, number));
+  }
+
+  /** True when the pair was on the list. */
+  async remove(accountId: string, number: string): Promise<boolean> {
+    const removed = await this.db.suppression.deleteMany({ where: { accountId, number } });
+    this.cache.delete(pairKey(accountId, number));
+    return removed.count > 0;
+  }
+
+  /** Newest first, at most `limit`; `number` narrows to one number. */
+  list(accountId: string, options: { readonly number?: string; readonly limit: number }): Promise<SuppressionEntry[]> {
+    return this.db.suppression.findMany({
+      where: { accountId, ...(options.number ? { number: options.number } : {}) },
+      orderBy: [{ createdAt: 'desc' }, { number: 'asc' }],
+      take: options.limit,
+    });
+  }
+}
+
+function pairKey(accountId: string, number: string): string {
+  return `${accountId}\u0000${number}`;
+}

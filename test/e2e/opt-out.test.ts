@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { DEMO_API_KEY, DEMO_NUMBER } from '../../src/dev/seed';
+import { eventually, startStack, type TestStack } from '../support/stack';
+
+// STOP from a handset, then a send to it: rejected `opted_out` before any provider sees it.
+// START: delivered again. Needs the suppression check in routing (src/activities/routing.ts).
+
+let stack: TestStack;
+
+interface MessageView {
+  id: string;
+  status: string;
+  errorCode: string | null;
+}
+
+async function send(to: string): Promise<string> {
+  const response = await request(`${stack.api.url}/v1/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ to, from: 'Acme', body: 'Your weekly offer' }),
+  });
+  assert.equal(response.statusCode, 202);
+  const answer = (await response.body.json()) as { messages: { id: string }[] };
+  return answer.messages[0]?.id ?? '';
+}
+
+async function settled(id: string): Promise<MessageView> {
+  await stack.temporal.workflow.getHandle(id).result();
+  const response = await request(`${stack.api.url}/v1/messages/${id}`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
+  return (await response.body.json()) as MessageView;
+}
+
+async function reply(from: string, text: string): Promise<void> {
+  const [sent] = await stack.simulator.sendInbound('sim-generic', { from, to: DEMO_NUMBER, text, url: `${stack.api.url}/v1/inbound/sim-generic` });
+  assert.equal(sent?.statusCode, 204);
+  // Its workflow classified it, and applied it to the suppression list first.
+  await eventually(async () => (await stack.db.inboundMessage.findFirst({ where: { from, text, keyword: { not: null } } })) ?? undefined);
+}
+
+before(async () => {
+  stack = await startStack();
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+describe('opt-out', () => {
+  test('STOP, then a send is rejected opted_out and the simulator received nothing; START, then it is delivered', async () => {
+    const handset = '+447400123456';
+    await reply(handset, 'STOP');
+    const blocked = await send(handset);
+    const outcome = await settled(blocked);
+    assert.equal(outcome.status, 'rejected');
+    assert.equal(outcome.errorCode, 'opted_out');
+    assert.deepEqual(stack.simulator.submitsFor(blocked), []);
+
+    await reply(handset, 'start');
+    const allowed = await send(handset);
+    assert.equal((await settled(allowed)).status, 'delivered');
+    assert.equal(stack.simulator.acceptedFor(allowed).length, 1);
+  });
+
+  test("another account's STOP does not block this account", async () => {
+    const handset = '+447400123457';
+    await stack.db.account.create({ data: { id: 'other', name: 'Other' } });
+    await stack.db.suppression.create({ data: { accountId: 'other', number: handset, reason: 'opt_out' } });
+    assert.equal((await settled(await send(handset))).status, 'delivered');
+  });
+});
