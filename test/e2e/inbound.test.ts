@@ -279,7 +279,7 @@ describe('inbound SMS', () => {
     const outcome = await stack.temporal.workflow.getHandle(row.id).result();
     assert.deepEqual(outcome, { accountId: null, keyword: null });
     assert.equal(webhook.receivedFrom(from).length, 0);
-    const metrics = await (await request(`${stack.api.url}/metrics`)).body.text();
+    const metrics = await (await request(`${stack.api.opsUrl}/metrics`)).body.text();
     assert.match(metrics, /smsrouter_inbound_messages_total\{provider="sim-generic",owned="false"\} [1-9]/);
   });
 
