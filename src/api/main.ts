@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from '../config';
+import { loadConfig, messagePolicyFrom, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
@@ -27,7 +27,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     maxSegments: config.MAX_SEGMENTS,
     maxBatchRecipients: config.MAX_BATCH_RECIPIENTS,
     dlrSignalBudgetMs: config.DLR_SIGNAL_BUDGET_MS,
-    policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
+    policy: messagePolicyFrom(config),
     adminApiKey: config.ADMIN_API_KEY,
   });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });

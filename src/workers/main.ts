@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createNotifyActivities } from '../activities';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
-import { loadConfig, type Config } from '../config';
+import { loadConfig, messagePolicyFrom, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
@@ -45,7 +45,7 @@ export async function startWorkers(
   const dispatch = new DispatchWorkers(
     connection,
     config.TEMPORAL_NAMESPACE,
-    { catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
+    { db, catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     logger,
     config.DISPATCH_HEADROOM,
   );
@@ -73,7 +73,7 @@ export async function startWorkers(
     intervalMs: RECONCILE_EVERY_MS,
     giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
     retryDelayMs: RECONCILE_RETRY_MS,
-    policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
+    policy: messagePolicyFrom(config),
   });
   reconciler.start();
 
