@@ -425,9 +425,10 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
 
 /** The status the message already has when a status write found its row owned by another run. */
 function duplicateOf(error: unknown): MessageStatus | undefined {
-  if (!(error instanceof ActivityFailure) || !(error.cause instanceof ApplicationFailure)) return undefined;
-  if (error.cause.type !== DUPLICATE_MESSAGE_FAILURE) return undefined;
-  const [status] = (error.cause.details ?? []) as [MessageStatus?];
+  // A local activity's failure may reach the workflow wrapped in an ActivityFailure or as itself.
+  const failure = error instanceof ActivityFailure ? error.cause : error;
+  if (!(failure instanceof ApplicationFailure) || failure.type !== DUPLICATE_MESSAGE_FAILURE) return undefined;
+  const [status] = (failure.details ?? []) as [MessageStatus?];
   return status ?? 'accepted';
 }
 
