@@ -6,6 +6,7 @@ import { DEMO_API_KEY } from '../../src/dev/seed';
 import { providerTaskQueue } from '../../src/domain/dispatch';
 import { createLogger } from '../../src/logger';
 import { DispatchWorkers } from '../../src/workers/dispatch';
+import { recordHistoryIfAsked } from '../support/histories';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
 /**
@@ -79,6 +80,7 @@ test('a submit task taken by a poller that went away is known unsent: retried an
     message.events.map((event) => `${event.status}${event.errorCode ? `:${event.errorCode}` : ''}`),
     ['accepted', 'routed', 'attempt_failed:submit_not_sent', 'submitted', 'delivered'],
   );
+  recordHistoryIfAsked(stack.config.TEMPORAL_ADDRESS, id, 'lost-submit-task-retried');
 });
 
 test('replacing a dispatch worker drains the submits in flight: each is delivered once, none unknown', async () => {

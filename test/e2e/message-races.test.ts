@@ -25,7 +25,7 @@ import { RoutingCatalog } from '../../src/routing/catalog';
 import { installTemporalRuntime } from '../../src/workers/runtime';
 import { cancelUpdate, clientCallbacksWorkflowId, deliveryReportSignal, messageWorkflow } from '../../src/workflows';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { writeHistory } from '../support/histories';
+import { recordHistoryIfAsked } from '../support/histories';
 import { eventually, freePort } from '../support/stack';
 
 /** Providers by destination prefix; `unpolled` has no dispatch worker, as a provider just disabled. */
@@ -192,8 +192,7 @@ async function eventsOf(messageId: string): Promise<string[]> {
 }
 
 function recordHistory(handle: WorkflowHandle, name: string): void {
-  const dir = process.env.RECORD_HISTORIES_DIR;
-  if (dir) writeHistory(server.address, handle.workflowId, name, dir);
+  recordHistoryIfAsked(server.address, handle.workflowId, name);
 }
 
 /** Plays the provider: once the message is submitted, its delivery report arrives. */
@@ -216,6 +215,14 @@ async function workflowTaskCompletedAfter(handle: WorkflowHandle, type: EventTyp
     const last = events.findLastIndex((event) => event.eventType === type);
     return last >= 0 && events.slice(last + 1).some((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) ? true : undefined;
   }, 20_000, 'a workflow task after the event');
+}
+
+/** The message ended `unknown` after an ambiguous submit, which went to this provider only. */
+async function assertUnknownSentOnceTo(handle: WorkflowHandle<typeof messageWorkflow>, providerId: string): Promise<void> {
+  const outcome = await handle.result();
+  assert.equal(outcome.status, 'unknown');
+  assert.equal(outcome.errorCode, 'ambiguous_submit');
+  assert.deepEqual(submitsOf(handle.workflowId), [providerId]);
 }
 
 function ambiguous(): Promise<SubmitResult> {
@@ -298,10 +305,7 @@ describe('submit outcomes', () => {
       throw new TypeError('cannot read the provider’s 2xx answer');
     });
     const handle = await startMessage(to);
-    const outcome = await handle.result();
-    assert.equal(outcome.status, 'unknown');
-    assert.equal(outcome.errorCode, 'ambiguous_submit');
-    assert.deepEqual(submitsOf(handle.workflowId), ['quick']);
+    await assertUnknownSentOnceTo(handle, 'quick');
     recordHistory(handle, 'unclassified-failure-after-send-ambiguous');
   });
 
@@ -310,10 +314,8 @@ describe('submit outcomes', () => {
     // Answers long after the attempt's start-to-close (1 s request + slack): the workflow has moved on.
     submitAnswers.set(to, () => new Promise<SubmitResult>((resolve) => setTimeout(() => resolve({ providerMessageIds: ['too-late'] }), 6_000)));
     const handle = await startMessage(to, { policy: { submit: { ...basePolicy.submit, timeoutSeconds: 1 } } });
-    const outcome = await handle.result();
-    assert.equal(outcome.status, 'unknown');
-    assert.equal(outcome.errorCode, 'ambiguous_submit');
-    assert.deepEqual(submitsOf(handle.workflowId), ['quick']);
+    await assertUnknownSentOnceTo(handle, 'quick');
+    recordHistory(handle, 'timed-out-after-mark-ambiguous');
   });
 
   test('a submit waiting in the queue of a provider nobody polls fails over once its queue time is up; nothing was sent', async () => {

@@ -16,3 +16,9 @@ export function writeHistory(address: string, workflowId: string, name: string, 
   });
   writeFileSync(resolve(dir, `${name}.json`), history);
 }
+
+/** In a test run by scripts/record-histories.ts (RECORD_HISTORIES_DIR set): writes the scenario's history. */
+export function recordHistoryIfAsked(address: string, workflowId: string, name: string): void {
+  const dir = process.env.RECORD_HISTORIES_DIR;
+  if (dir) writeHistory(address, workflowId, name, dir);
+}
