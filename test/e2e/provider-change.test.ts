@@ -4,6 +4,12 @@ import { request } from 'undici';
 import { DEMO_API_KEY } from '../../src/dev/seed';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
+/**
+ * The issue's scenario in one process: a provider's tps and window change again and again while a
+ * batch flows, each change replacing its dispatch worker with submits in flight. The race it hit
+ * (a task handed to a poller that is going away) is rare on the dev server; lost-submit.test.ts
+ * reproduces it on purpose. This one guards the whole path: every message final, sent once.
+ */
 const FINAL = ['delivered', 'undelivered', 'rejected', 'expired', 'failed', 'unknown', 'cancelled'];
 const MESSAGES = 240;
 
@@ -27,7 +33,7 @@ after(async () => {
   await stack?.close();
 });
 
-/** Changes the provider's tps and window, and waits until its dispatch worker has been replaced. */
+/** Changes the provider's tps and window; the worker's provider sync replaces its dispatch worker. */
 async function changeProvider(tps: number, window: number): Promise<void> {
   await stack.db.provider.update({ where: { id: 'changing' }, data: { tps, window } });
   await stack.workers.catalog.refresh();
