@@ -1,10 +1,13 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineQuery,
   defineSignal,
   defineUpdate,
+  isCancellation,
   ParentClosePolicy,
   proxyActivities,
   proxyLocalActivities,
@@ -60,6 +63,9 @@ function submitActivityFor(providerId: string, submit: SubmitPolicy, queueWaitMs
     startToCloseTimeout: submitStartToCloseMs(submit.timeoutSeconds),
     // Never retried by the server: a retry after a timeout could send the SMS twice. See submitOnce.
     retry: { maximumAttempts: 1 },
+    // A cancel takes back a submit still queued; one a worker has runs to its end, and the workflow
+    // waits for that end (the SDK's effective default would drop it and report it cancelled).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   }).submitToProvider;
 }
 
@@ -75,6 +81,13 @@ type SubmitOutcome = AttemptResult | { readonly kind: 'transient'; readonly erro
 /** Where the message stands, for the cancel update: only a message not yet at a provider can be cancelled. */
 type Phase = 'waiting' | 'submitting' | 'submitted' | 'final';
 
+/** The submit activity in flight: a cancel may still take it back while it waits in its provider's queue. */
+interface SubmitInFlight {
+  readonly scope: CancellationScope;
+  /** Settles once the workflow has read the submit's outcome. */
+  readonly settled: Promise<void>;
+}
+
 /**
  * One SMS, from acceptance to its final status:
  * accepted → (scheduled) → routed → submitted → (enroute, buffered) → delivered | undelivered | rejected |
@@ -89,6 +102,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
   let phase: Phase = 'waiting';
   let cancelRequested = false;
   let submitAttempts = 0;
+  let submitInFlight: SubmitInFlight | undefined;
   let callbacks: ChildWorkflowHandle<typeof clientCallbacksWorkflow> | undefined;
   // Inputs accepted before a figure was part of the policy lack it.
   const submit: SubmitPolicy = { ...DEFAULT_SUBMIT_POLICY, ...request.policy.submit };
@@ -101,10 +115,20 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     reports.push(signal);
   });
   setHandler(statusQuery, () => journal.state);
-  setHandler(cancelUpdate, (): CancelResult => {
-    if (phase !== 'waiting') return { cancelled: false, status: journal.state.status };
-    cancelRequested = true;
-    return { cancelled: true, status: 'cancelled' };
+  setHandler(cancelUpdate, async (): Promise<CancelResult> => {
+    if (phase === 'waiting') {
+      cancelRequested = true;
+      return { cancelled: true, status: 'cancelled' };
+    }
+    const submit = submitInFlight;
+    if (phase === 'submitting' && submit) {
+      // Still in the provider's queue, the submit is cancelled by the server and was never sent;
+      // once a worker has it, it runs to its end and the cancel comes too late.
+      submit.scope.cancel();
+      await submit.settled;
+      if (cancelRequested) return { cancelled: true, status: 'cancelled' };
+    }
+    return { cancelled: false, status: journal.state.status };
   });
 
   const validUntil = request.validUntil ? Date.parse(request.validUntil) : Number.POSITIVE_INFINITY;
@@ -385,8 +409,11 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     const remainingValidityMs = validUntil - Date.now();
     const queueWaitMs = Math.max(1_000, Math.min(submit.queueTimeoutSeconds * 1000, remainingValidityMs));
     const submitToProvider = submitActivityFor(candidate.providerId, submit, queueWaitMs);
+    const scope = new CancellationScope();
+    let settle = () => {};
+    submitInFlight = { scope, settled: new Promise<void>((resolve) => (settle = resolve)) };
     try {
-      const { providerMessageIds } = await submitToProvider({
+      const { providerMessageIds } = await scope.run(() => submitToProvider({
         providerId: candidate.providerId,
         sms: {
           messageId: request.messageId,
@@ -397,9 +424,14 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
           validitySeconds: Number.isFinite(remainingValidityMs) ? Math.floor(remainingValidityMs / 1000) : undefined,
         },
         attempt: ref.attempt,
-      });
+      }));
       return { kind: 'submitted', providerMessageIds };
     } catch (error) {
+      if (isCancellation(error)) {
+        // The cancel update took the submit back from the queue: it never reached a worker.
+        cancelRequested = true;
+        return { kind: 'stopped' };
+      }
       if (!(error instanceof ActivityFailure)) throw error;
       const cause = error.cause;
       if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START') {
@@ -419,6 +451,9 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
         return { kind: 'transient', errorCode: 'submit_not_sent', reason: `${what}; the request never left the worker` };
       }
       return { kind: 'ambiguous', reason: `${what}; the request may have reached the provider` };
+    } finally {
+      submitInFlight = undefined;
+      settle();
     }
   }
 }

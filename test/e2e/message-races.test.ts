@@ -208,6 +208,10 @@ async function deliverWhenSubmitted(handle: WorkflowHandle<typeof messageWorkflo
   });
 }
 
+async function historyHas(handle: WorkflowHandle, type: EventType): Promise<void> {
+  await eventually(async () => ((await handle.fetchHistory()).events?.some((event) => event.eventType === type) ? true : undefined), 20_000, `a ${type} event`);
+}
+
 /** Waits until a workflow task has completed after the last event of this type. */
 async function workflowTaskCompletedAfter(handle: WorkflowHandle, type: EventType): Promise<void> {
   await eventually(async () => {
@@ -244,6 +248,36 @@ describe('cancel', () => {
     assert.deepEqual(submitsOf(handle.workflowId), []);
     assert.deepEqual(await eventsOf(handle.workflowId), ['accepted', 'routed@main', 'cancelled']);
     recordHistory(handle, 'cancelled-while-routing');
+  });
+
+  test('a cancel while the submit waits in the queue of a provider nobody polls takes it back: cancelled, nothing sent', async () => {
+    const handle = await startMessage('+4573000002');
+    await historyHas(handle, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
+    assert.deepEqual(await handle.executeUpdate(cancelUpdate), { cancelled: true, status: 'cancelled' });
+    assert.equal((await handle.result()).status, 'cancelled');
+    assert.deepEqual(submitsOf(handle.workflowId), []);
+    assert.deepEqual(await eventsOf(handle.workflowId), ['accepted', 'routed@unpolled', 'cancelled']);
+    recordHistory(handle, 'cancelled-while-queued');
+  });
+
+  test('a cancel while a worker runs the submit is refused once the submit has ended, and the message goes on', async () => {
+    const to = '+4570000004';
+    const sending = hold();
+    submitAnswers.set(to, async (input) => {
+      await sending.wait();
+      return { providerMessageIds: [`pm-${input.sms.messageId}-${input.attempt}`] };
+    });
+    const handle = await startMessage(to);
+    await sending.entered;
+    const answer = handle.executeUpdate(cancelUpdate);
+    // The update waits for the submit in flight; it ends sent.
+    await historyHas(handle, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+    sending.release();
+    assert.deepEqual(await answer, { cancelled: false, status: 'routed' });
+    await deliverWhenSubmitted(handle);
+    assert.equal((await handle.result()).status, 'delivered');
+    assert.deepEqual(submitsOf(handle.workflowId), ['main']);
+    recordHistory(handle, 'cancel-refused-while-sending');
   });
 });
 
