@@ -34,6 +34,7 @@ export async function startWorkers(
   installTemporalRuntime();
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const db = createDatabase(config.DATABASE_URL);
+  const dispatchDb = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
   const router = await createRouterWorker({
     connection,
@@ -45,7 +46,8 @@ export async function startWorkers(
   const dispatch = new DispatchWorkers(
     connection,
     config.TEMPORAL_NAMESPACE,
-    { db, catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
+    // Its own connections: the about-to-send mark on every submit never queues behind status writes.
+    { db: dispatchDb, catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     logger,
     config.DISPATCH_HEADROOM,
   );
@@ -90,7 +92,7 @@ export async function startWorkers(
       await Promise.all([routerRun, callbacksRun, dispatch.shutdown()]);
       await connection.close();
       await temporal.connection.close();
-      await db.$disconnect();
+      await Promise.all([db.$disconnect(), dispatchDb.$disconnect()]);
     },
   };
 }
