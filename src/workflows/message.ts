@@ -99,6 +99,8 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
   const reports: DeliveryReportSignal[] = [];
   /** Reports that name another attempt than the one awaited; kept when the message ends. */
   const unapplied: DeliveryReportSignal[] = [];
+  /** Parts with a final report applied (`provider/part id`): later news about them is ignored. */
+  const settledParts = new Set<string>();
   let phase: Phase = 'waiting';
   let cancelRequested = false;
   let submitAttempts = 0;
@@ -295,12 +297,14 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
   /**
    * Reports signalled but not applied (they came while the final status was written, or name an
    * earlier attempt) were acknowledged to their provider: they are stored for the reconciler, never
-   * dropped. Checked after the last await: a signal arriving later makes the server refuse the
+   * dropped. News about a part whose final report was applied is ignored, as it is while running. Checked after the last await: a signal arriving later makes the server refuse the
    * workflow's completion, and the workflow sees it here on its next task.
    */
   async function keepUnreadReports(): Promise<void> {
-    while (reports.length > 0 || unapplied.length > 0) {
-      await keepDeliveryReports({ messageId: request.messageId, reports: [...unapplied.splice(0), ...reports.splice(0)] });
+    for (;;) {
+      const unread = [...unapplied.splice(0), ...reports.splice(0)].filter((signal) => !settledParts.has(partKey(signal)));
+      if (unread.length === 0) return;
+      await keepDeliveryReports({ messageId: request.messageId, reports: unread });
     }
   }
 
@@ -356,6 +360,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
         if (finalByPart.has(report.providerMessageId)) continue; // a duplicate, or late news after the final
         if (isFinalReportStatus(report.status)) {
           finalByPart.set(report.providerMessageId, report);
+          settledParts.add(partKey(signal));
         } else if (!seenIntermediate.has(`${report.providerMessageId}:${report.status}`)) {
           seenIntermediate.add(`${report.providerMessageId}:${report.status}`);
           await journal.flush({
@@ -456,6 +461,10 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       settle();
     }
   }
+}
+
+function partKey(signal: DeliveryReportSignal): string {
+  return `${signal.providerId}/${signal.report.providerMessageId}`;
 }
 
 /** The status the message already has when a status write found its row owned by another run. */
