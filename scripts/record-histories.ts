@@ -2,17 +2,22 @@
  * Records message workflow histories into test/histories/ for the replay test. Run it after a
  * deliberate, versioned change to the workflow's commands (and keep the old files: replaying them
  * is what proves running workflows survive a deploy): `npx tsx scripts/record-histories.ts`, or
- * with scenario names to record only those.
+ * with scenario names to record only those. The scenarios below run on the whole stack; the races
+ * and edge paths that need stub activities are recorded by their own tests, run here with
+ * RECORD_HISTORIES_DIR set.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { request } from 'undici';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY } from '../src/dev/seed';
-import { findTemporalCli } from '../src/dev/temporal-cli';
+import { HISTORIES_DIR, writeHistory } from '../test/support/histories';
 import { startStack, type TestStack } from '../test/support/stack';
 
-const OUT = resolve(__dirname, '../test/histories');
+/** RECORD_HISTORIES_DIR records elsewhere, e.g. to compare a change's histories with the kept ones. */
+const OUT = process.env.RECORD_HISTORIES_DIR ?? HISTORIES_DIR;
+
+/** Test files whose scenarios record their own histories. */
+const RECORDING_TESTS = ['test/e2e/message-races.test.ts', 'test/e2e/lost-submit.test.ts'];
 
 interface Scenario {
   readonly name: string;
@@ -66,18 +71,16 @@ async function main(): Promise<void> {
       await scenario.act?.(stack, id);
       const handle = stack.temporal.workflow.getHandle(id);
       await handle.result();
-      // The CLI writes the JSON history format every Temporal tool reads.
-      const history = execFileSync(
-        findTemporalCli(),
-        ['workflow', 'show', '--workflow-id', id, '--address', stack.config.TEMPORAL_ADDRESS, '--output', 'json'],
-        { encoding: 'utf8' },
-      );
-      writeFileSync(resolve(OUT, `${scenario.name}.json`), history);
+      writeHistory(stack.config.TEMPORAL_ADDRESS, id, scenario.name, OUT);
       console.log(`recorded ${scenario.name}`);
     }
   } finally {
     await stack.close();
   }
+  execFileSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...RECORDING_TESTS], {
+    stdio: 'inherit',
+    env: { ...process.env, RECORD_HISTORIES_DIR: OUT },
+  });
 }
 
 main().catch((error: unknown) => {

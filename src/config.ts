@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_MESSAGE_POLICY, DEFAULT_SEND_LIMITS } from './client/request';
+import { DEFAULT_CALLBACK_IDLE_SECONDS, DEFAULT_SUBMIT_POLICY, type MessagePolicy } from './domain/message';
 
 /** A configuration value that cannot be used; start-up stops with this message. */
 export class ConfigError extends Error {
@@ -47,10 +48,21 @@ const configSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
+  /** How long a message's callbacks workflow stays after its final status; a later change starts it again. */
+  CALLBACK_IDLE_SECONDS: seconds.default(DEFAULT_CALLBACK_IDLE_SECONDS),
   /** A DLR whose signal takes longer than this is stored and acknowledged; the reconciler signals it. */
   DLR_SIGNAL_BUDGET_MS: z.coerce.number().int().min(1).default(200),
   /** How long one submit HTTP request may take before it counts as ambiguous. */
-  SUBMIT_TIMEOUT_SECONDS: seconds.default(10),
+  SUBMIT_TIMEOUT_SECONDS: seconds.default(DEFAULT_SUBMIT_POLICY.timeoutSeconds),
+  /** Longest a submit waits in its provider's queue (e.g. the provider was disabled) before the next candidate. */
+  SUBMIT_QUEUE_TIMEOUT_SECONDS: seconds.default(DEFAULT_SUBMIT_POLICY.queueTimeoutSeconds),
+  /** Tries on one provider after transient failures before failing over. */
+  SUBMIT_ATTEMPTS_PER_PROVIDER: z.coerce.number().int().min(1).max(20).default(DEFAULT_SUBMIT_POLICY.attemptsPerProvider),
+  /** Backoff between those tries: first delay, doubling up to the maximum. */
+  SUBMIT_RETRY_INITIAL_SECONDS: seconds.default(DEFAULT_SUBMIT_POLICY.retryInitialSeconds),
+  SUBMIT_RETRY_MAX_SECONDS: seconds.default(DEFAULT_SUBMIT_POLICY.retryMaxSeconds),
+  /** Resends after an ambiguous submit to an at-least-once provider. */
+  MAX_AMBIGUOUS_RESENDS: z.coerce.number().int().min(0).max(5).default(DEFAULT_SUBMIT_POLICY.maxAmbiguousResends),
   /**
    * Dispatch this fraction below each provider's agreed TPS. The server's task-queue limiter is a
    * token bucket like the providers' own; running both at exactly the same rate leaves no room for
@@ -73,4 +85,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   return parsed.data;
+}
+
+/** The settings every message carries into its workflow. */
+export function messagePolicyFrom(config: Config): MessagePolicy {
+  return {
+    maxResends: config.MAX_RESENDS,
+    callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS,
+    callbackIdleSeconds: config.CALLBACK_IDLE_SECONDS,
+    submit: {
+      timeoutSeconds: config.SUBMIT_TIMEOUT_SECONDS,
+      queueTimeoutSeconds: config.SUBMIT_QUEUE_TIMEOUT_SECONDS,
+      attemptsPerProvider: config.SUBMIT_ATTEMPTS_PER_PROVIDER,
+      retryInitialSeconds: config.SUBMIT_RETRY_INITIAL_SECONDS,
+      retryMaxSeconds: config.SUBMIT_RETRY_MAX_SECONDS,
+      maxAmbiguousResends: config.MAX_AMBIGUOUS_RESENDS,
+    },
+  };
 }

@@ -1,13 +1,17 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import { errors as undiciErrors, Pool } from 'undici';
-import { SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../domain/dispatch';
+import type { Database } from '../db/client';
+import { SUBMIT_ACTIVITY_SLACK_MS, SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../domain/dispatch';
 import { adapterFor } from '../providers';
 import { readCredentials } from '../providers/credentials';
 import { AmbiguousSubmitError } from '../providers/errors';
 import type { HttpResponse } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
+import { claimSubmitAttempt } from './submit-attempts';
 
 export interface DispatchDependencies {
+  /** Where a submit attempt is marked before its request can leave (see claimSubmitAttempt). */
+  readonly db: Database;
   readonly catalog: RoutingCatalog;
   /** Base of our public URL; providers are told to call `<base>/v1/dlr/<provider id>`. */
   readonly publicBaseUrl: string;
@@ -22,6 +26,8 @@ const NOT_SENT_CODES: ReadonlySet<string> = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
+  // A closed pool refuses the request before dispatching it.
+  'UND_ERR_CLOSED',
 ]);
 
 /**
@@ -80,27 +86,26 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
         credentials,
       );
       const base = new URL(provider.baseUrl);
+      await markAboutToSend(deps.db, input);
+      // Taken right before the request, with no await between: a pool replaced meanwhile is closed.
       const pool = pools.poolFor(base.origin, provider.window, provider.pipelining);
 
-      let response: HttpResponse;
+      // From here on the request may reach the provider: whatever goes wrong is ambiguous, unless
+      // the error proves nothing left (connection refused…).
+      let outcome;
       try {
         const answer = await pool.request({
           method: request.method,
           path: `${base.pathname.replace(/\/$/, '')}${request.path}`,
           headers: request.headers,
           body: request.body,
+          // Given up before the activity's start-to-close: the workflow hears "ambiguous" from us.
+          signal: AbortSignal.timeout(Math.max(1_000, activityInfo().startToCloseTimeoutMs - SUBMIT_ACTIVITY_SLACK_MS)),
         });
-        response = { statusCode: answer.statusCode, headers: answer.headers, body: await answer.body.text() };
-      } catch (error) {
-        throw classifyNetworkError(error);
-      }
-
-      let outcome;
-      try {
+        const response: HttpResponse = { statusCode: answer.statusCode, headers: answer.headers, body: await answer.body.text() };
         outcome = adapter.classifySubmitResponse(response);
       } catch (error) {
-        if (error instanceof AmbiguousSubmitError) throw ambiguous(error.message);
-        throw error;
+        throw classifyFailureAfterSend(error);
       }
       switch (outcome.kind) {
         case 'accepted':
@@ -124,6 +129,33 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
   };
 }
 
+/**
+ * Claims the attempt before its request can leave, so that an attempt that times out without the
+ * claim is known unsent. A submit scheduled before attempts were counted carries none.
+ */
+async function markAboutToSend(db: Database, input: SubmitInput): Promise<void> {
+  if (input.attempt === undefined) return;
+  let claimed: boolean;
+  try {
+    claimed = await claimSubmitAttempt(db, { messageId: input.sms.messageId, attempt: input.attempt });
+  } catch (error) {
+    throw ApplicationFailure.create({
+      type: SUBMIT_FAILURE.transient,
+      message: `submit attempt could not be marked, not sent: ${error instanceof Error ? error.message : String(error)}`,
+      details: ['attempt_not_marked'],
+    });
+  }
+  if (!claimed) {
+    // The workflow gave this attempt up as never sent (it timed out before getting here): keep it so.
+    throw ApplicationFailure.create({
+      type: SUBMIT_FAILURE.permanent,
+      message: `submit attempt ${input.attempt} of ${input.sms.messageId} was given up before it was sent; not sent`,
+      nonRetryable: true,
+      details: ['attempt_fenced'],
+    });
+  }
+}
+
 function ambiguous(message: string): ApplicationFailure {
   return ApplicationFailure.create({
     type: SUBMIT_FAILURE.ambiguous,
@@ -133,7 +165,9 @@ function ambiguous(message: string): ApplicationFailure {
   });
 }
 
-function classifyNetworkError(error: unknown): ApplicationFailure {
+/** Any doubt after the request may have left is ambiguous: a failover could send the SMS twice. */
+function classifyFailureAfterSend(error: unknown): ApplicationFailure {
+  if (error instanceof AmbiguousSubmitError) return ambiguous(error.message);
   const code = errorCode(error);
   if (code !== undefined && NOT_SENT_CODES.has(code)) {
     return ApplicationFailure.create({
@@ -143,7 +177,7 @@ function classifyNetworkError(error: unknown): ApplicationFailure {
     });
   }
   const description = error instanceof Error ? error.message : String(error);
-  return ambiguous(`request sent, no answer: ${description}${code ? ` (${code})` : ''}`);
+  return ambiguous(`request sent, no usable answer: ${description}${code ? ` (${code})` : ''}`);
 }
 
 function errorCode(error: unknown): string | undefined {

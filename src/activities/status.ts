@@ -1,53 +1,92 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Database } from '../db/client';
-import type { StatusChange } from '../domain/message';
-import { isFinalStatus } from '../domain/status';
+import { DUPLICATE_MESSAGE_FAILURE, type StatusChange } from '../domain/message';
+import { isFinalStatus, type MessageStatus } from '../domain/status';
 import { Prisma } from '../generated/prisma/client';
+
+interface ExistingMessageRow {
+  readonly status: MessageStatus;
+}
 
 /**
  * Writes status changes of one message: a MessageEvent row each, and the Message row's current
  * state from the last of them. One SQL statement, so the write is atomic and costs one round trip
  * (it sits on every message's path several times). Writing the same changes again (a retried local
- * activity) changes nothing: events are keyed by (message, sequence).
+ * activity) changes nothing: events are keyed by (message, sequence), and the Message row only takes
+ * a change newer than the one it shows, so a retried write committing after a later one leaves it.
+ *
+ * The first write creates the Message row with the workflow's run id. When the row already exists
+ * for another run (the same id started again after Temporal forgot the first workflow), nothing is
+ * written and a non-retryable `DuplicateMessage` failure tells the workflow to send nothing.
  */
 export async function writeStatusChanges(db: Database, changes: readonly StatusChange[]): Promise<void> {
   const last = changes.at(-1);
   if (!last) return;
-  const created = changes.find((change) => change.message)?.message;
+  const first = changes.find((change) => change.message);
   const submittedAt = changes.findLast((change) => change.status === 'submitted')?.occurredAt;
   const completedAt = isFinalStatus(last.status) ? last.occurredAt : undefined;
   const errorReason = last.errorCode ? (last.reason ?? null) : null;
 
-  const messageWrite = created
-    ? Prisma.sql`INSERT INTO "Message" ("id", "accountId", "clientRef", "to", "from", "body", "encoding", "segments",
-          "country", "status", "providerId", "providerMessageId", "errorCode", "errorReason", "callbackUrl", "sendAt",
-          "createdAt", "updatedAt", "submittedAt", "completedAt")
-        VALUES (${created.messageId}, ${created.accountId}, ${created.clientRef ?? null}, ${created.to}, ${created.from},
-          ${created.body}, ${created.encoding}, ${created.segments}, ${created.country ?? null}, ${last.status}::"MessageStatus",
-          ${last.providerId ?? null}, ${last.providerMessageId ?? null}, ${last.errorCode ?? null}, ${errorReason},
-          ${created.callbackUrl ?? null}, ${timestamp(created.sendAt)}, ${timestamp(created.acceptedAt)}, now(),
-          ${timestamp(submittedAt)}, ${timestamp(completedAt)})
-        ON CONFLICT ("id") DO NOTHING`
-    : Prisma.sql`UPDATE "Message" SET "status" = ${last.status}::"MessageStatus",
+  if (!first?.message) {
+    await db.$executeRaw`
+      WITH "message" AS (
+        UPDATE "Message" SET "status" = ${last.status}::"MessageStatus", "sequence" = ${last.sequence},
           "providerId" = COALESCE(${last.providerId ?? null}, "providerId"),
           "providerMessageId" = COALESCE(${last.providerMessageId ?? null}, "providerMessageId"),
           "errorCode" = ${last.errorCode ?? null}, "errorReason" = ${errorReason}, "updatedAt" = now(),
           "submittedAt" = COALESCE(${timestamp(submittedAt)}, "submittedAt"),
           "completedAt" = COALESCE(${timestamp(completedAt)}, "completedAt")
-        WHERE "id" = ${last.messageId}`;
+        WHERE "id" = ${last.messageId} AND "sequence" < ${last.sequence})
+      INSERT INTO "MessageEvent" ("messageId", "sequence", "status", "providerId", "providerMessageId", "country",
+        "errorCode", "reason", "occurredAt")
+      VALUES ${Prisma.join(changes.map(eventValues))}
+      ON CONFLICT ("messageId", "sequence") DO NOTHING`;
+    return;
+  }
 
-  const events = Prisma.join(
-    changes.map(
-      (change) => Prisma.sql`(${change.messageId}, ${change.sequence}, ${change.status}::"MessageStatus", ${change.providerId ?? null},
-        ${change.providerMessageId ?? null}, ${change.country ?? null}, ${change.errorCode ?? null}, ${change.reason ?? null},
-        ${timestamp(change.occurredAt)})`,
-    ),
-  );
-  await db.$executeRaw`
-    WITH "message" AS (${messageWrite})
-    INSERT INTO "MessageEvent" ("messageId", "sequence", "status", "providerId", "providerMessageId", "country",
-      "errorCode", "reason", "occurredAt")
-    VALUES ${events}
-    ON CONFLICT ("messageId", "sequence") DO NOTHING`;
+  const created = first.message;
+  const runId = first.runId ?? null;
+  // The snapshot a statement reads is taken before it writes: "existing" is the row as it was.
+  const [duplicate] = await db.$queryRaw<ExistingMessageRow[]>`
+    WITH "existing" AS (SELECT "runId", "status" FROM "Message" WHERE "id" = ${created.messageId}),
+    "message" AS (
+      INSERT INTO "Message" ("id", "accountId", "clientRef", "to", "from", "body", "encoding", "segments",
+        "country", "status", "providerId", "providerMessageId", "errorCode", "errorReason", "callbackUrl", "sendAt",
+        "createdAt", "updatedAt", "submittedAt", "completedAt", "sequence", "runId")
+      VALUES (${created.messageId}, ${created.accountId}, ${created.clientRef ?? null}, ${created.to}, ${created.from},
+        ${created.body}, ${created.encoding}, ${created.segments}, ${created.country ?? null}, ${last.status}::"MessageStatus",
+        ${last.providerId ?? null}, ${last.providerMessageId ?? null}, ${last.errorCode ?? null}, ${errorReason},
+        ${created.callbackUrl ?? null}, ${timestamp(created.sendAt)}, ${timestamp(created.acceptedAt)}, now(),
+        ${timestamp(submittedAt)}, ${timestamp(completedAt)}, ${last.sequence}, ${runId})
+      ON CONFLICT ("id") DO NOTHING),
+    "events" AS (
+      INSERT INTO "MessageEvent" ("messageId", "sequence", "status", "providerId", "providerMessageId", "country",
+        "errorCode", "reason", "occurredAt")
+      SELECT * FROM (VALUES ${Prisma.join(changes.map(typedEventValues))}) AS "event"
+      WHERE NOT EXISTS (SELECT 1 FROM "existing" WHERE "runId" IS DISTINCT FROM ${runId}::text)
+      ON CONFLICT ("messageId", "sequence") DO NOTHING)
+    SELECT "status" FROM "existing" WHERE "runId" IS DISTINCT FROM ${runId}::text`;
+  if (duplicate) {
+    throw ApplicationFailure.create({
+      type: DUPLICATE_MESSAGE_FAILURE,
+      message: `message ${created.messageId} already exists (${duplicate.status}) for another workflow run; nothing sent`,
+      nonRetryable: true,
+      details: [duplicate.status],
+    });
+  }
+}
+
+function eventValues(change: StatusChange): Prisma.Sql {
+  return Prisma.sql`(${change.messageId}, ${change.sequence}, ${change.status}::"MessageStatus", ${change.providerId ?? null},
+    ${change.providerMessageId ?? null}, ${change.country ?? null}, ${change.errorCode ?? null}, ${change.reason ?? null},
+    ${timestamp(change.occurredAt)})`;
+}
+
+/** As eventValues, typed: a VALUES list under SELECT has no target columns to take its types from. */
+function typedEventValues(change: StatusChange): Prisma.Sql {
+  return Prisma.sql`(${change.messageId}::text, ${change.sequence}::int, ${change.status}::"MessageStatus",
+    ${change.providerId ?? null}::text, ${change.providerMessageId ?? null}::text, ${change.country ?? null}::text,
+    ${change.errorCode ?? null}::text, ${change.reason ?? null}::text, ${timestamp(change.occurredAt)})`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, messagePolicyFrom, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
@@ -37,7 +37,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     maxSegments: config.MAX_SEGMENTS,
     maxBatchRecipients: config.MAX_BATCH_RECIPIENTS,
     dlrSignalBudgetMs: config.DLR_SIGNAL_BUDGET_MS,
-    policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
+    policy: messagePolicyFrom(config),
     adminApiKey: config.ADMIN_API_KEY,
     metrics,
     allowPrivateCallbacks: config.CALLBACK_ALLOW_PRIVATE,

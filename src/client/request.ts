@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { assertWithinSegments, MessageTooLongError, type SegmentInfo } from '../domain/encoding';
-import type { MessagePolicy, MessageRequest } from '../domain/message';
+import { DEFAULT_CALLBACK_IDLE_SECONDS, DEFAULT_SUBMIT_POLICY, type MessagePolicy, type MessageRequest } from '../domain/message';
 import { InvalidPhoneNumberError, normaliseDestination, type Destination } from '../domain/phone';
 import { InvalidMessageError } from './errors';
 
@@ -61,7 +61,12 @@ export interface SendLimits {
 /** The limits a deployment uses when its environment does not say otherwise (src/config.ts). */
 export const DEFAULT_SEND_LIMITS: SendLimits = { maxSegments: 10, maxBatchRecipients: 1000 };
 /** The message policy a deployment uses when its environment does not say otherwise (src/config.ts). */
-export const DEFAULT_MESSAGE_POLICY: MessagePolicy = { maxResends: 1, callbackRetrySeconds: 86_400 };
+export const DEFAULT_MESSAGE_POLICY: MessagePolicy = {
+  maxResends: 1,
+  callbackRetrySeconds: 86_400,
+  callbackIdleSeconds: DEFAULT_CALLBACK_IDLE_SECONDS,
+  submit: DEFAULT_SUBMIT_POLICY,
+};
 
 /** Who sends, under which limits: what turns an input into workflow requests. */
 export interface RequestContext {

@@ -17,10 +17,32 @@ export const SUBMIT_FAILURE = {
   ambiguous: 'AmbiguousSubmit',
 } as const;
 
+/**
+ * Room in the submit activity's start-to-close beyond the HTTP request itself: the provider look-up,
+ * the about-to-send mark and reporting the result. The activity gives up on the request this long
+ * before the start-to-close, so a timeout seen by the workflow means the worker is gone, not slow.
+ */
+export const SUBMIT_ACTIVITY_SLACK_MS = 3_000;
+
+export function submitStartToCloseMs(submitTimeoutSeconds: number): number {
+  return submitTimeoutSeconds * 1000 + SUBMIT_ACTIVITY_SLACK_MS;
+}
+
 /** The workflow fills in the DLR URL's absence: the activity knows the public base URL. */
 export interface SubmitInput {
   readonly providerId: string;
   readonly sms: Omit<OutboundSms, 'deliveryReportUrl'>;
+  /**
+   * The message's submit attempt, counted over all its providers. The activity marks it on the
+   * Message row before the request can leave; absent in submits scheduled before the mark existed.
+   */
+  readonly attempt?: number;
+}
+
+/** Marks an attempt on a message (see SubmitInput.attempt); the workflow's check for a timed-out one. */
+export interface SubmitAttemptRef {
+  readonly messageId: string;
+  readonly attempt: number;
 }
 
 export interface SubmitResult {

@@ -31,7 +31,38 @@ export interface MessagePolicy {
   readonly maxResends: number;
   /** How long a status callback to the client is retried before it is given up. */
   readonly callbackRetrySeconds: number;
+  /** How long the callbacks workflow waits after a final status before it ends. */
+  readonly callbackIdleSeconds: number;
+  readonly submit: SubmitPolicy;
 }
+
+/** How one provider's submits are timed and retried (SUBMIT_* in src/config.ts). */
+export interface SubmitPolicy {
+  /** One submit request; past it the outcome is ambiguous. The activity's start-to-close follows it. */
+  readonly timeoutSeconds: number;
+  /** Longest a submit waits in its provider's queue (nobody polling it) before the next candidate is tried. */
+  readonly queueTimeoutSeconds: number;
+  /** Tries on one provider (transient failures) before the message moves to the next candidate. */
+  readonly attemptsPerProvider: number;
+  /** First backoff between tries, doubling up to the maximum; a provider's Retry-After replaces it. */
+  readonly retryInitialSeconds: number;
+  readonly retryMaxSeconds: number;
+  /** Resends after an ambiguous submit on an at-least-once provider, before the message ends unknown. */
+  readonly maxAmbiguousResends: number;
+}
+
+/** The submit figures of messages accepted before they were part of the policy. */
+export const DEFAULT_SUBMIT_POLICY: SubmitPolicy = {
+  timeoutSeconds: 10,
+  queueTimeoutSeconds: 600,
+  attemptsPerProvider: 5,
+  retryInitialSeconds: 1,
+  retryMaxSeconds: 60,
+  maxAmbiguousResends: 2,
+};
+
+/** The ApplicationFailure type of a status write that found the message row owned by another workflow run. */
+export const DUPLICATE_MESSAGE_FAILURE = 'DuplicateMessage';
 
 /** What the client's webhook receives for each status change of its message. */
 export interface ClientNotification {
@@ -54,7 +85,11 @@ export interface ClientCallbackTarget {
   readonly accountId?: string;
   readonly callbackUrl: string;
   readonly retrySeconds: number;
+  /** How long to wait after a final status before ending; DEFAULT_CALLBACK_IDLE_SECONDS when absent. */
+  readonly idleSeconds?: number;
 }
+
+export const DEFAULT_CALLBACK_IDLE_SECONDS = 60;
 
 /** Result of the `cancel` update. */
 export interface CancelResult {
@@ -85,6 +120,8 @@ export interface StatusChange {
   readonly country?: string;
   /** Present on the first change only: creates the message row. */
   readonly message?: MessageRequest;
+  /** With `message`: the workflow's first run id, stored on the row so a second workflow for the id is known. */
+  readonly runId?: string;
 }
 
 /** What the DLR webhook signals into a message workflow. */

@@ -2,7 +2,7 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDispatchActivities, type DispatchDependencies, ProviderPools } from '../activities';
-import { providerTaskQueue } from '../domain/dispatch';
+import { providerTaskQueue, SUBMIT_ACTIVITY_SLACK_MS } from '../domain/dispatch';
 import type { Provider } from '../generated/prisma/client';
 
 interface RunningDispatchWorker {
@@ -73,6 +73,9 @@ export class DispatchWorkers {
       activities: createDispatchActivities(this.deps, this.pools),
       maxTaskQueueActivitiesPerSecond: rate,
       maxConcurrentActivityTaskExecutions: provider.window,
+      // A replaced or stopped worker lets its submits in flight finish: cancelling one would leave
+      // its outcome ambiguous. Its longest submit is bounded by the HTTP timeout plus slack.
+      shutdownGraceTime: this.deps.submitTimeoutMs + SUBMIT_ACTIVITY_SLACK_MS,
     });
     const run = worker.run().catch((error: unknown) => {
       this.logger.error({ err: error, provider: provider.id }, 'dispatch worker stopped');
@@ -84,6 +87,7 @@ export class DispatchWorkers {
     );
   }
 
+  /** Stops polling and waits for the worker's submits in flight to finish (see shutdownGraceTime). */
   private async stop(id: string): Promise<void> {
     const entry = this.running.get(id);
     if (!entry) return;

@@ -4,7 +4,7 @@ import { createNotifyActivities } from '../activities';
 import { createInboundDeliveryActivities } from '../activities/inbound';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, messagePolicyFrom, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
@@ -42,6 +42,7 @@ export async function startWorkers(
   });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const db = createDatabase(config.DATABASE_URL);
+  const dispatchDb = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
   const router = await createRouterWorker({
     connection,
@@ -53,7 +54,8 @@ export async function startWorkers(
   const dispatch = new DispatchWorkers(
     connection,
     config.TEMPORAL_NAMESPACE,
-    { catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
+    // Its own connections: the about-to-send mark on every submit never queues behind status writes.
+    { db: dispatchDb, catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     logger,
     config.DISPATCH_HEADROOM,
   );
@@ -85,7 +87,7 @@ export async function startWorkers(
     intervalMs: RECONCILE_EVERY_MS,
     giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
     retryDelayMs: RECONCILE_RETRY_MS,
-    policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
+    policy: messagePolicyFrom(config),
   });
   reconciler.start();
 
@@ -102,7 +104,7 @@ export async function startWorkers(
       await Promise.all([routerRun, callbacksRun, dispatch.shutdown()]);
       await connection.close();
       await temporal.connection.close();
-      await db.$disconnect();
+      await Promise.all([db.$disconnect(), dispatchDb.$disconnect()]);
     },
   };
 }

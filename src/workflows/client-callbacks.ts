@@ -1,13 +1,11 @@
 import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { NotifyActivities } from '../activities';
-import type { ClientCallbackTarget, ClientNotification } from '../domain/message';
+import { DEFAULT_CALLBACK_IDLE_SECONDS, type ClientCallbackTarget, type ClientNotification } from '../domain/message';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
 import { isFinalStatus } from '../domain/status';
 
 export const clientNotificationSignal = defineSignal<[ClientNotification]>('clientNotification');
 
-/** A final status with nothing newer for this long ends the workflow; a later one starts a new run. */
-const IDLE_AFTER_FINAL = '1 minute';
 
 export function clientCallbacksWorkflowId(messageId: string): string {
   return `${messageId}/callbacks`;
@@ -30,10 +28,12 @@ export async function clientCallbacksWorkflow(target: ClientCallbackTarget): Pro
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '10 minutes' },
   });
 
+  // A final status with nothing newer for this long ends the workflow; a later one starts a new run.
+  const idleAfterFinalMs = (target.idleSeconds ?? DEFAULT_CALLBACK_IDLE_SECONDS) * 1000;
   let lastFinal = false;
   for (;;) {
     if (lastFinal) {
-      if (!(await condition(() => pending.size > 0, IDLE_AFTER_FINAL))) return;
+      if (!(await condition(() => pending.size > 0, idleAfterFinalMs))) return;
     } else {
       await condition(() => pending.size > 0);
     }

@@ -1,10 +1,13 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineQuery,
   defineSignal,
   defineUpdate,
+  isCancellation,
   ParentClosePolicy,
   proxyActivities,
   proxyLocalActivities,
@@ -12,57 +15,57 @@ import {
   startChild,
   TimeoutFailure,
   upsertSearchAttributes,
+  workflowInfo,
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { DispatchActivities, RouterActivities } from '../activities';
-import { providerTaskQueue, ROUTER_TASK_QUEUE, SUBMIT_FAILURE } from '../domain/dispatch';
-import type {
-  CancelResult,
-  ClientNotification,
-  DeliveryReportSignal,
-  MessageOutcome,
-  MessageRequest,
-  RouteCandidate,
-  StatusChange,
+import { providerTaskQueue, ROUTER_TASK_QUEUE, SUBMIT_FAILURE, submitStartToCloseMs, type SubmitAttemptRef } from '../domain/dispatch';
+import {
+  DEFAULT_CALLBACK_IDLE_SECONDS,
+  DEFAULT_SUBMIT_POLICY,
+  DUPLICATE_MESSAGE_FAILURE,
+  type CancelResult,
+  type ClientNotification,
+  type DeliveryReportSignal,
+  type MessageOutcome,
+  type MessageRequest,
+  type RouteCandidate,
+  type StatusChange,
+  type SubmitPolicy,
 } from '../domain/message';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { isFinalReportStatus, isFinalStatus, type DeliveryReportStatus, type MessageStatus } from '../domain/status';
 import type { DeliveryReport } from '../providers/types';
 import { clientCallbacksWorkflow, clientCallbacksWorkflowId, clientNotificationSignal } from './client-callbacks';
+import { StatusJournal, type MessageState } from './journal';
+
+export type { MessageState } from './journal';
 
 export const deliveryReportSignal = defineSignal<[DeliveryReportSignal]>('deliveryReport');
 /** An update rather than a signal: the caller learns whether the cancel came in time. */
 export const cancelUpdate = defineUpdate<CancelResult>('cancel');
-
-export interface MessageState {
-  readonly status: MessageStatus;
-  readonly providerId?: string;
-  readonly providerMessageId?: string;
-}
 export const statusQuery = defineQuery<MessageState>('status');
 
 // Database writes and route look-ups are short and local to the router: local activities keep them
 // out of the task queues and cost one marker event each instead of three events.
-const { recordStatus, routeMessage } = proxyLocalActivities<RouterActivities>({
+const { recordStatus, routeMessage, fenceSubmitAttempt, keepDeliveryReports } = proxyLocalActivities<RouterActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
-/** Submit tries on one provider (transient failures) before the message moves to the next candidate. */
-const SUBMIT_ATTEMPTS_PER_PROVIDER = 5;
-const RETRY_INITIAL_MS = 1_000;
-const RETRY_MAX_MS = 60_000;
-
-/** Resends after an ambiguous submit on an at-least-once provider, before the message ends unknown. */
-const MAX_AMBIGUOUS_RESENDS = 2;
-
-function submitActivityFor(providerId: string): DispatchActivities['submitToProvider'] {
+function submitActivityFor(providerId: string, submit: SubmitPolicy, queueWaitMs: number): DispatchActivities['submitToProvider'] {
   return proxyActivities<DispatchActivities>({
     taskQueue: providerTaskQueue(providerId),
-    // Covers the HTTP timeout of one request; waiting in the rate-limited queue is not counted.
-    startToCloseTimeout: '30 seconds',
-    // Never retried by the server: a retry after a timeout could send the SMS twice. See submitTo.
+    // Waiting in the provider's rate-limited queue is bounded: a queue nobody polls any more (the
+    // provider was disabled) must not hold the message, and a submit never picked up was not sent.
+    scheduleToStartTimeout: queueWaitMs,
+    // One HTTP request and a little slack; the activity gives up on the request before this.
+    startToCloseTimeout: submitStartToCloseMs(submit.timeoutSeconds),
+    // Never retried by the server: a retry after a timeout could send the SMS twice. See submitOnce.
     retry: { maximumAttempts: 1 },
+    // A cancel takes back a submit still queued; one a worker has runs to its end, and the workflow
+    // waits for that end (the SDK's effective default would drop it and report it cancelled).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   }).submitToProvider;
 }
 
@@ -72,8 +75,18 @@ type AttemptResult =
   | { readonly kind: 'failed'; readonly errorCode: string; readonly reason: string }
   | { readonly kind: 'stopped' };
 
+/** One submit's outcome: an attempt result, or a transient failure worth another try on this provider. */
+type SubmitOutcome = AttemptResult | { readonly kind: 'transient'; readonly errorCode: string; readonly reason: string; readonly retryAfterMs?: number };
+
 /** Where the message stands, for the cancel update: only a message not yet at a provider can be cancelled. */
 type Phase = 'waiting' | 'submitting' | 'submitted' | 'final';
+
+/** The submit activity in flight: a cancel may still take it back while it waits in its provider's queue. */
+interface SubmitInFlight {
+  readonly scope: CancellationScope;
+  /** Settles once the workflow has read the submit's outcome. */
+  readonly settled: Promise<void>;
+}
 
 /**
  * One SMS, from acceptance to its final status:
@@ -84,20 +97,40 @@ type Phase = 'waiting' | 'submitting' | 'submitted' | 'final';
 export async function messageWorkflow(request: MessageRequest): Promise<MessageOutcome> {
   // Reports may arrive before the submit activity returns: buffer every one from the first moment.
   const reports: DeliveryReportSignal[] = [];
-  let state: MessageState = { status: 'accepted' };
+  /** Reports that name another attempt than the one awaited; kept when the message ends. */
+  const unapplied: DeliveryReportSignal[] = [];
+  /** Parts with a final report applied (`provider/part id`): later news about them is ignored. */
+  const settledParts = new Set<string>();
   let phase: Phase = 'waiting';
   let cancelRequested = false;
-  let sequence = 0;
+  let submitAttempts = 0;
+  let submitInFlight: SubmitInFlight | undefined;
   let callbacks: ChildWorkflowHandle<typeof clientCallbacksWorkflow> | undefined;
+  // Inputs accepted before a figure was part of the policy lack it.
+  const submit: SubmitPolicy = { ...DEFAULT_SUBMIT_POLICY, ...request.policy.submit };
+  const journal = new StatusJournal(request, async (changes) => {
+    await recordStatus(changes);
+    await announce(changes);
+  });
 
   setHandler(deliveryReportSignal, (signal) => {
     reports.push(signal);
   });
-  setHandler(statusQuery, () => state);
-  setHandler(cancelUpdate, (): CancelResult => {
-    if (phase !== 'waiting') return { cancelled: false, status: state.status };
-    cancelRequested = true;
-    return { cancelled: true, status: 'cancelled' };
+  setHandler(statusQuery, () => journal.state);
+  setHandler(cancelUpdate, async (): Promise<CancelResult> => {
+    if (phase === 'waiting') {
+      cancelRequested = true;
+      return { cancelled: true, status: 'cancelled' };
+    }
+    const submit = submitInFlight;
+    if (phase === 'submitting' && submit) {
+      // Still in the provider's queue, the submit is cancelled by the server and was never sent;
+      // once a worker has it, it runs to its end and the cancel comes too late.
+      submit.scope.cancel();
+      await submit.settled;
+      if (cancelRequested) return { cancelled: true, status: 'cancelled' };
+    }
+    return { cancelled: false, status: journal.state.status };
   });
 
   const validUntil = request.validUntil ? Date.parse(request.validUntil) : Number.POSITIVE_INFINITY;
@@ -112,34 +145,82 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     return stopRequested();
   }
 
-  type ChangeInput = Omit<StatusChange, 'messageId' | 'sequence' | 'occurredAt' | 'country'>;
-  /** Changes that happened but wait for the next write: nothing needs them in the database sooner. */
-  const unwritten: StatusChange[] = [];
-
-  function stamp(change: ChangeInput, at = sequence + 1): StatusChange {
-    sequence = at;
-    state = { status: change.status, providerId: change.providerId, providerMessageId: change.providerMessageId };
-    return { ...change, messageId: request.messageId, sequence, country: request.country, occurredAt: new Date().toISOString() };
+  try {
+    return await deliver();
+  } catch (error) {
+    const duplicate = duplicateOf(error);
+    if (!duplicate) throw error;
+    // The id's Message row belongs to an earlier workflow Temporal no longer remembers: that one
+    // was the message. Nothing is written or sent here.
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: duplicate }]);
+    return { status: duplicate, errorCode: 'duplicate_message', reason: `message ${request.messageId} already existed; this workflow sent nothing` };
   }
 
-  /** Writes a change now, with any that were waiting. */
-  async function record(change: ChangeInput): Promise<void> {
-    const changes = [...unwritten.splice(0), stamp(change)];
-    await recordStatus(changes);
-    await announce(changes);
-  }
+  async function deliver(): Promise<MessageOutcome> {
+    journal.queue({ status: 'accepted', message: request, runId: workflowInfo().firstExecutionRunId });
 
-  function recordWithNextWrite(change: ChangeInput): void {
-    unwritten.push(stamp(change));
+    const sendAt = request.sendAt ? Date.parse(request.sendAt) : 0;
+    if (sendAt > Date.now()) {
+      await journal.flush({ status: 'scheduled', reason: `to be sent at ${request.sendAt}` });
+      await waitUnlessStopped(sendAt - Date.now());
+    }
+
+    const tried: string[] = [];
+    let resends = 0;
+    let lastFailure: MessageOutcome = { status: 'failed', errorCode: 'no_route', reason: `no route to ${request.to}` };
+    for (;;) {
+      if (stopRequested()) return finish(stoppedOutcome());
+      const candidate = await route(tried);
+      if (candidate === 'suppressed') return finish({ status: 'rejected', errorCode: 'opted_out', reason: 'the recipient opted out of messages from this account' });
+      if (!candidate) return finish(lastFailure);
+      tried.push(candidate.providerId);
+      const providerId = candidate.providerId;
+
+      const attempt = await attemptDelivery(candidate);
+      if (attempt.kind === 'stopped') return finish(stoppedOutcome());
+      if (attempt.kind === 'failed') {
+        lastFailure = { status: 'failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason };
+        journal.queue({ status: 'attempt_failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason });
+        continue;
+      }
+      if (attempt.kind === 'ambiguous') {
+        // At-most-once: the provider may have the message, so it is never resent. Only a delivery
+        // report naming our reference can still tell what became of it.
+        const ambiguous: MessageOutcome = { status: 'unknown', providerId, errorCode: 'ambiguous_submit', reason: attempt.reason };
+        await journal.flush(ambiguous);
+        const outcome = await awaitFinalReport(candidate, []);
+        if (outcome.errorCode !== 'dlr_timeout') return finish(outcome);
+        phase = 'final';
+        await keepUnreadReports();
+        return ambiguous;
+      }
+
+      await journal.flush({ status: 'submitted', providerId, providerMessageId: attempt.providerMessageIds[0] });
+      const outcome = await awaitFinalReport(candidate, attempt.providerMessageIds);
+      if (outcome.status === 'undelivered' && outcome.retryableOnOtherRoute && resends < request.policy.maxResends) {
+        resends += 1;
+        phase = 'waiting';
+        lastFailure = { status: 'undelivered', providerId, errorCode: outcome.errorCode, reason: outcome.reason };
+        journal.queue({
+          status: 'attempt_failed',
+          providerId,
+          providerMessageId: outcome.providerMessageId,
+          errorCode: outcome.errorCode,
+          reason: `undelivered (${outcome.reason ?? 'no reason given'}); resending via the next route (${resends} of ${request.policy.maxResends})`,
+        });
+        continue;
+      }
+      return finish(withoutRouteHint(outcome));
+    }
   }
 
   /**
    * Picks the provider for the next attempt (again before each attempt: a provider disabled
-   * meanwhile is not used) and records it as routed, with the changes waiting to be written.
+   * meanwhile is not used) and records it as routed, with the changes queued before it.
    */
   async function route(tried: readonly string[]): Promise<RouteCandidate | 'suppressed' | undefined> {
-    const before = unwritten.splice(0);
-    const routed = { messageId: request.messageId, sequence: sequence + 1, occurredAt: new Date().toISOString(), country: request.country };
+    const before = journal.takeQueued();
+    const routed = journal.next();
     const candidate = await routeMessage({
       query: { to: request.to, accountId: request.accountId, from: request.from, excludeProviders: tried },
       before,
@@ -149,8 +230,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       await announce(before);
       return candidate ? 'suppressed' : undefined;
     }
-    const routedChange = stamp({ status: 'routed', providerId: candidate.providerId }, routed.sequence);
-    await announce([...before, { ...routedChange, occurredAt: routed.occurredAt }]);
+    await announce([...before, journal.stamp({ status: 'routed', providerId: candidate.providerId }, routed)]);
     return candidate;
   }
 
@@ -179,20 +259,55 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
 
   async function notifyClient(notification: ClientNotification): Promise<void> {
     if (!request.callbackUrl) return;
-    callbacks ??= await startChild(clientCallbacksWorkflow, {
+    callbacks ??= await startCallbacks(request.callbackUrl);
+    try {
+      await callbacks.signal(clientNotificationSignal, notification);
+    } catch (error) {
+      if (!(error instanceof ApplicationFailure)) throw error;
+      // The callbacks workflow ends a while after a final status; news after it (a delivery report
+      // after `unknown`) starts it again rather than failing the message.
+      callbacks = await startCallbacks(request.callbackUrl);
+      await callbacks.signal(clientNotificationSignal, notification);
+    }
+  }
+
+  function startCallbacks(callbackUrl: string): Promise<ChildWorkflowHandle<typeof clientCallbacksWorkflow>> {
+    return startChild(clientCallbacksWorkflow, {
       workflowId: clientCallbacksWorkflowId(request.messageId),
       taskQueue: ROUTER_TASK_QUEUE,
-      args: [{ messageId: request.messageId, accountId: request.accountId, callbackUrl: request.callbackUrl, retrySeconds: request.policy.callbackRetrySeconds }],
+      args: [
+        {
+          messageId: request.messageId,
+          accountId: request.accountId,
+          callbackUrl,
+          retrySeconds: request.policy.callbackRetrySeconds,
+          idleSeconds: request.policy.callbackIdleSeconds ?? DEFAULT_CALLBACK_IDLE_SECONDS,
+        },
+      ],
       // The message is done when its status is final; the client may still be hearing about it.
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });
-    await callbacks.signal(clientNotificationSignal, notification);
   }
 
   async function finish(outcome: MessageOutcome): Promise<MessageOutcome> {
     phase = 'final';
-    await record(outcome);
+    await journal.flush(outcome);
+    await keepUnreadReports();
     return outcome;
+  }
+
+  /**
+   * Reports signalled but not applied (they came while the final status was written, or name an
+   * earlier attempt) were acknowledged to their provider: they are stored for the reconciler, never
+   * dropped. News about a part whose final report was applied is ignored, as it is while running. Checked after the last await: a signal arriving later makes the server refuse the
+   * workflow's completion, and the workflow sees it here on its next task.
+   */
+  async function keepUnreadReports(): Promise<void> {
+    for (;;) {
+      const unread = [...unapplied.splice(0), ...reports.splice(0)].filter((signal) => !settledParts.has(partKey(signal)));
+      if (unread.length === 0) return;
+      await keepDeliveryReports({ messageId: request.messageId, reports: unread });
+    }
   }
 
   function stoppedOutcome(): MessageOutcome {
@@ -201,72 +316,18 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       : { status: 'expired', errorCode: 'validity_expired', reason: 'validity period ended before the message was submitted' };
   }
 
-  recordWithNextWrite({ status: 'accepted', message: request });
-
-  const sendAt = request.sendAt ? Date.parse(request.sendAt) : 0;
-  if (sendAt > Date.now()) {
-    await record({ status: 'scheduled', reason: `to be sent at ${request.sendAt}` });
-    await waitUnlessStopped(sendAt - Date.now());
-  }
-
-  const tried: string[] = [];
-  let resends = 0;
-  let lastFailure: MessageOutcome = { status: 'failed', errorCode: 'no_route', reason: `no route to ${request.to}` };
-  for (;;) {
-    if (stopRequested()) return finish(stoppedOutcome());
-    const candidate = await route(tried);
-    if (candidate === 'suppressed') return finish({ status: 'rejected', errorCode: 'opted_out', reason: 'the recipient opted out of messages from this account' });
-    if (!candidate) return finish(lastFailure);
-    tried.push(candidate.providerId);
-    const providerId = candidate.providerId;
-
-    const attempt = await attemptDelivery(candidate);
-    if (attempt.kind === 'stopped') return finish(stoppedOutcome());
-    if (attempt.kind === 'failed') {
-      lastFailure = { status: 'failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason };
-      recordWithNextWrite({ status: 'attempt_failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason });
-      continue;
-    }
-    if (attempt.kind === 'ambiguous') {
-      // At-most-once: the provider may have the message, so it is never resent. Only a delivery
-      // report naming our reference can still tell what became of it.
-      const ambiguous: MessageOutcome = { status: 'unknown', providerId, errorCode: 'ambiguous_submit', reason: attempt.reason };
-      await record(ambiguous);
-      const outcome = await awaitFinalReport(candidate, []);
-      phase = 'final';
-      return outcome.errorCode === 'dlr_timeout' ? ambiguous : finish(outcome);
-    }
-
-    await record({ status: 'submitted', providerId, providerMessageId: attempt.providerMessageIds[0] });
-    const outcome = await awaitFinalReport(candidate, attempt.providerMessageIds);
-    if (outcome.status === 'undelivered' && outcome.retryableOnOtherRoute && resends < request.policy.maxResends) {
-      resends += 1;
-      phase = 'waiting';
-      lastFailure = { status: 'undelivered', providerId, errorCode: outcome.errorCode, reason: outcome.reason };
-      recordWithNextWrite({
-        status: 'attempt_failed',
-        providerId,
-        providerMessageId: outcome.providerMessageId,
-        errorCode: outcome.errorCode,
-        reason: `undelivered (${outcome.reason ?? 'no reason given'}); resending via the next route (${resends} of ${request.policy.maxResends})`,
-      });
-      continue;
-    }
-    return finish(withoutRouteHint(outcome));
-  }
-
   /** One provider's go at the message, including the resends its delivery guarantee allows. */
   async function attemptDelivery(candidate: RouteCandidate): Promise<AttemptResult> {
     const providerId = candidate.providerId;
     const recordRetry = (errorCode: string, reason: string, retryInMs: number) =>
-      record({ status: 'attempt_failed', providerId, errorCode, reason: `${reason}; retrying in ${retryInMs} ms` });
+      journal.flush({ status: 'attempt_failed', providerId, errorCode, reason: `${reason}; retrying in ${retryInMs} ms` });
     let attempt = await submitTo(candidate, recordRetry);
-    for (let resend = 1; attempt.kind === 'ambiguous' && candidate.deliveryGuarantee === 'at_least_once' && resend <= MAX_AMBIGUOUS_RESENDS; resend += 1) {
-      await record({
+    for (let resend = 1; attempt.kind === 'ambiguous' && candidate.deliveryGuarantee === 'at_least_once' && resend <= submit.maxAmbiguousResends; resend += 1) {
+      await journal.flush({
         status: 'attempt_failed',
         providerId,
         errorCode: 'ambiguous_submit',
-        reason: `${attempt.reason}; resending (at-least-once, resend ${resend} of ${MAX_AMBIGUOUS_RESENDS})`,
+        reason: `${attempt.reason}; resending (at-least-once, resend ${resend} of ${submit.maxAmbiguousResends})`,
       });
       attempt = await submitTo(candidate, recordRetry);
     }
@@ -292,13 +353,19 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
 
     const deadline = Date.now() + candidate.dlrTimeoutSeconds * 1000;
     for (;;) {
-      for (const { report } of reports.splice(0).filter(belongsToAttempt)) {
+      for (const signal of reports.splice(0)) {
+        if (!belongsToAttempt(signal)) {
+          unapplied.push(signal);
+          continue;
+        }
+        const { report } = signal;
         if (finalByPart.has(report.providerMessageId)) continue; // a duplicate, or late news after the final
         if (isFinalReportStatus(report.status)) {
           finalByPart.set(report.providerMessageId, report);
+          settledParts.add(partKey(signal));
         } else if (!seenIntermediate.has(`${report.providerMessageId}:${report.status}`)) {
           seenIntermediate.add(`${report.providerMessageId}:${report.status}`);
-          await record({
+          await journal.flush({
             status: report.status,
             providerId: candidate.providerId,
             providerMessageId: report.providerMessageId,
@@ -327,42 +394,88 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
    * validity period stops the retries while the message is between tries.
    */
   async function submitTo(candidate: RouteCandidate, onTransientFailure: (errorCode: string, reason: string, retryInMs: number) => Promise<void>): Promise<AttemptResult> {
-    const submitToProvider = submitActivityFor(candidate.providerId);
     for (let attempt = 1; ; attempt += 1) {
-      const remainingValidity = Number.isFinite(validUntil) ? Math.floor((validUntil - Date.now()) / 1000) : undefined;
+      // Checked and left behind in one step: a cancel answered `cancelled` (while the route was
+      // looked up, say) finds the message before any submit.
+      if (stopRequested()) return { kind: 'stopped' };
       phase = 'submitting';
-      try {
-        const { providerMessageIds } = await submitToProvider({
-          providerId: candidate.providerId,
-          sms: {
-            messageId: request.messageId,
-            to: request.to,
-            from: request.from,
-            body: request.body,
-            encoding: request.encoding,
-            validitySeconds: remainingValidity,
-          },
-        });
-        return { kind: 'submitted', providerMessageIds };
-      } catch (error) {
-        if (!(error instanceof ActivityFailure)) throw error;
-        const cause = error.cause;
-        if (cause instanceof TimeoutFailure) {
-          return { kind: 'ambiguous', reason: 'no answer from the dispatch worker in time; the request may have reached the provider' };
-        }
-        if (!(cause instanceof ApplicationFailure)) throw error;
-        const [errorCode = cause.type ?? 'submit_failed', retryAfterMs] = (cause.details ?? []) as [string?, (number | null)?];
-        if (cause.type === SUBMIT_FAILURE.ambiguous) return { kind: 'ambiguous', reason: cause.message };
-        if (cause.type !== SUBMIT_FAILURE.transient || attempt >= SUBMIT_ATTEMPTS_PER_PROVIDER) {
-          return { kind: 'failed', errorCode, reason: cause.message };
-        }
-        const delay = retryAfterMs ?? Math.min(RETRY_INITIAL_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
-        phase = 'waiting';
-        await onTransientFailure(errorCode, cause.message, delay);
-        if (await waitUnlessStopped(delay)) return { kind: 'stopped' };
-      }
+      const outcome = await submitOnce(candidate);
+      if (outcome.kind !== 'transient') return outcome;
+      if (attempt >= submit.attemptsPerProvider) return { kind: 'failed', errorCode: outcome.errorCode, reason: outcome.reason };
+      const delay = outcome.retryAfterMs ?? Math.min(submit.retryInitialSeconds * 1000 * 2 ** (attempt - 1), submit.retryMaxSeconds * 1000);
+      phase = 'waiting';
+      await onTransientFailure(outcome.errorCode, outcome.reason, delay);
+      if (await waitUnlessStopped(delay)) return { kind: 'stopped' };
     }
   }
+
+  /** One submit activity, its failure read as: not sent (retry or fail over), or maybe sent (ambiguous). */
+  async function submitOnce(candidate: RouteCandidate): Promise<SubmitOutcome> {
+    submitAttempts += 1;
+    const ref: SubmitAttemptRef = { messageId: request.messageId, attempt: submitAttempts };
+    const remainingValidityMs = validUntil - Date.now();
+    const queueWaitMs = Math.max(1_000, Math.min(submit.queueTimeoutSeconds * 1000, remainingValidityMs));
+    const submitToProvider = submitActivityFor(candidate.providerId, submit, queueWaitMs);
+    const scope = new CancellationScope();
+    let settle = () => {};
+    submitInFlight = { scope, settled: new Promise<void>((resolve) => (settle = resolve)) };
+    try {
+      const { providerMessageIds } = await scope.run(() => submitToProvider({
+        providerId: candidate.providerId,
+        sms: {
+          messageId: request.messageId,
+          to: request.to,
+          from: request.from,
+          body: request.body,
+          encoding: request.encoding,
+          validitySeconds: Number.isFinite(remainingValidityMs) ? Math.floor(remainingValidityMs / 1000) : undefined,
+        },
+        attempt: ref.attempt,
+      }));
+      return { kind: 'submitted', providerMessageIds };
+    } catch (error) {
+      if (isCancellation(error)) {
+        // The cancel update took the submit back from the queue: it never reached a worker.
+        cancelRequested = true;
+        return { kind: 'stopped' };
+      }
+      if (!(error instanceof ActivityFailure)) throw error;
+      const cause = error.cause;
+      if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START') {
+        return { kind: 'failed', errorCode: 'queue_timeout', reason: `no dispatch worker took the submit within ${Math.round(queueWaitMs / 1000)}s; not sent` };
+      }
+      if (cause instanceof ApplicationFailure && cause.type === SUBMIT_FAILURE.ambiguous) return { kind: 'ambiguous', reason: cause.message };
+      if (cause instanceof ApplicationFailure && (cause.type === SUBMIT_FAILURE.transient || cause.type === SUBMIT_FAILURE.permanent)) {
+        const [errorCode = cause.type, retryAfterMs] = (cause.details ?? []) as [string?, (number | null)?];
+        return cause.type === SUBMIT_FAILURE.transient
+          ? { kind: 'transient', errorCode, reason: cause.message, retryAfterMs: retryAfterMs ?? undefined }
+          : { kind: 'failed', errorCode, reason: cause.message };
+      }
+      // Timed out (the worker died or lost the task) or failed in a way the activity did not
+      // classify: only the about-to-send mark can tell whether the request may have left.
+      const what = cause?.message ?? error.message;
+      if (await fenceSubmitAttempt(ref)) {
+        return { kind: 'transient', errorCode: 'submit_not_sent', reason: `${what}; the request never left the worker` };
+      }
+      return { kind: 'ambiguous', reason: `${what}; the request may have reached the provider` };
+    } finally {
+      submitInFlight = undefined;
+      settle();
+    }
+  }
+}
+
+function partKey(signal: DeliveryReportSignal): string {
+  return `${signal.providerId}/${signal.report.providerMessageId}`;
+}
+
+/** The status the message already has when a status write found its row owned by another run. */
+function duplicateOf(error: unknown): MessageStatus | undefined {
+  // A local activity's failure may reach the workflow wrapped in an ActivityFailure or as itself.
+  const failure = error instanceof ActivityFailure ? error.cause : error;
+  if (!(failure instanceof ApplicationFailure) || failure.type !== DUPLICATE_MESSAGE_FAILURE) return undefined;
+  const [status] = (failure.details ?? []) as [MessageStatus?];
+  return status ?? 'accepted';
 }
 
 /** A multi-part message is delivered only when every part is; otherwise the first part that was not decides. */

@@ -63,6 +63,8 @@ export interface StackOptions {
   readonly providers?: readonly SimulatedProviderOptions[];
   /** False: the in-process workers route but dispatch nothing (a test brings its own dispatchers). */
   readonly dispatch?: boolean;
+  /** Configuration the test changes (e.g. a short SUBMIT_TIMEOUT_SECONDS). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<TestStack> {
@@ -92,6 +94,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
     PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     DISPATCH_WORKERS: String(options.dispatch ?? true),
+    ...options.env,
   });
   const db = createDatabase(databaseUrl);
   await seedDemoAccount(db);

@@ -13,6 +13,7 @@ import type { MessageRequest } from '../../src/domain/message';
 import { DEMO_PROVIDERS } from '../../src/dev/seed';
 import { messageWorkflow } from '../../src/workflows';
 import { eventually, startStack } from './stack';
+import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
 
 const ADMIN_KEY = 'admin-key-that-must-never-be-logged-7f3a';
 
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
       segments: 1,
       callbackUrl: 'http://169.254.169.254/latest/meta-data/',
       acceptedAt: new Date().toISOString(),
-      policy: { maxResends: 1, callbackRetrySeconds: 60 },
+      policy: { ...DEFAULT_MESSAGE_POLICY, callbackRetrySeconds: 60 },
     };
     await stack.temporal.workflow.start(messageWorkflow, { taskQueue: ROUTER_TASK_QUEUE, workflowId: refused.messageId, args: [refused] });
     ids.push(refused.messageId);

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { InvalidMessageError, MessageConflictError, messageIdFor, SmsRouterClient, type BatchInput, type MessageInput } from '../../src/client';
-import { conflictingField, fingerprintOf, prepareBatch, prepareMessage, type RequestContext } from '../../src/client/request';
+import { conflictingField, DEFAULT_MESSAGE_POLICY, fingerprintOf, prepareBatch, prepareMessage, type RequestContext } from '../../src/client/request';
 
 const context: RequestContext = {
   accountId: 'acme',
   limits: { maxSegments: 2, maxBatchRecipients: 3 },
-  policy: { maxResends: 1, callbackRetrySeconds: 60 },
+  policy: { ...DEFAULT_MESSAGE_POLICY, callbackRetrySeconds: 60 },
   now: new Date('2026-12-01T10:00:00Z'),
 };
 
@@ -139,7 +139,7 @@ describe('SmsRouterClient over a recording Temporal client', () => {
       start.typedSearchAttributes.map(({ key, value }) => [key.name, value]),
       [['SmsStatus', 'accepted'], ['SmsAccount', 'acme'], ['SmsCountry', 'DK']],
     );
-    assert.deepEqual(start.args[0]?.policy, { maxResends: 0, callbackRetrySeconds: 86_400 });
+    assert.deepEqual(start.args[0]?.policy, { ...DEFAULT_MESSAGE_POLICY, maxResends: 0 });
     assert.ok(Object.keys(start.memo).length > 0);
   });
 

@@ -8,6 +8,7 @@ import { buildApi } from '../../src/api/server';
 import { createDatabase } from '../../src/db/client';
 import { createLogger } from '../../src/logger';
 import { RoutingCatalog } from '../../src/routing/catalog';
+import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
 
 interface OpenApiDocument {
   openapi: string;
@@ -29,7 +30,7 @@ before(async () => {
     publicBaseUrl: 'http://127.0.0.1:3000',
     maxSegments: 10,
     maxBatchRecipients: 1000,
-    policy: { maxResends: 1, callbackRetrySeconds: 60 },
+    policy: { ...DEFAULT_MESSAGE_POLICY, callbackRetrySeconds: 60 },
     dlrSignalBudgetMs: 200,
     metrics: new ApiMetrics(),
     allowPrivateCallbacks: false,

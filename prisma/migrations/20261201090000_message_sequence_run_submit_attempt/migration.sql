@@ -1,0 +1,4 @@
+-- AlterTable
+ALTER TABLE "Message" ADD COLUMN     "runId" TEXT,
+ADD COLUMN     "sequence" INTEGER NOT NULL DEFAULT 0,
+ADD COLUMN     "submitAttempt" INTEGER NOT NULL DEFAULT 0;

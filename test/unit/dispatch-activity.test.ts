@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createDispatchActivities, ProviderPools } from '../../src/activities';
+import { writeStatusChanges } from '../../src/activities/status';
+import { claimSubmitAttempt } from '../../src/activities/submit-attempts';
+import { loadConfig, messagePolicyFrom } from '../../src/config';
+import { DEMO_ACCOUNT_ID, seedDemoAccount } from '../../src/dev/seed';
+import { SUBMIT_FAILURE, type SubmitInput } from '../../src/domain/dispatch';
+import { RoutingCatalog } from '../../src/routing/catalog';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+/** The provider's side: what it does with each submit, and how many reached it. */
+let answer: (request: IncomingMessage, response: ServerResponse) => void = (_request, response) => response.end('{"id":"pm-1"}');
+let received = 0;
+let server: Server;
+let database: TestDatabase;
+let pools: ProviderPools;
+let activities: ReturnType<typeof createDispatchActivities>;
+
+before(async () => {
+  server = createServer((request, response) => {
+    received += 1;
+    request.resume();
+    request.on('end', () => answer(request, response));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  database = await createTestDatabase('dispatch_activity');
+  await seedDemoAccount(database.db);
+  process.env.SMSROUTER_CREDENTIALS_DISPATCH_TEST = JSON.stringify({ apiKey: 'k' });
+  await database.db.provider.create({
+    data: { id: 'dispatch-test', adapter: 'generic', baseUrl: `http://127.0.0.1:${port}`, credentialsRef: 'SMSROUTER_CREDENTIALS_DISPATCH_TEST', tps: 10, window: 2 },
+  });
+  pools = new ProviderPools(2_000);
+  activities = createDispatchActivities({ db: database.db, catalog: new RoutingCatalog(database.db), publicBaseUrl: 'http://127.0.0.1:1', submitTimeoutMs: 2_000 }, pools);
+});
+
+after(async () => {
+  await pools?.close();
+  server?.closeAllConnections();
+  server?.close();
+  await database?.drop();
+});
+
+/** A message with its row written (the workflow's first write), and a submit of its attempt 1. */
+async function submitFor(): Promise<SubmitInput> {
+  const messageId = randomUUID();
+  await writeStatusChanges(database.db, [
+    {
+      messageId,
+      sequence: 1,
+      status: 'accepted',
+      occurredAt: new Date().toISOString(),
+      runId: 'run-1',
+      message: { messageId, accountId: DEMO_ACCOUNT_ID, to: '+4520123456', from: 'Acme', body: 'x', encoding: 'gsm7', segments: 1, acceptedAt: new Date().toISOString(), policy: messagePolicyFrom(loadConfig({})) },
+    },
+  ]);
+  return { providerId: 'dispatch-test', attempt: 1, sms: { messageId, to: '+4520123456', from: 'Acme', body: 'x', encoding: 'gsm7' } };
+}
+
+async function submitFailure(input: SubmitInput): Promise<ApplicationFailure> {
+  const environment = new MockActivityEnvironment({ startToCloseTimeoutMs: 5_000 });
+  try {
+    await environment.run(activities.submitToProvider, input);
+  } catch (error) {
+    assert.ok(error instanceof ApplicationFailure, String(error));
+    return error;
+  }
+  assert.fail('the submit succeeded');
+}
+
+test('a 2xx whose body breaks off is ambiguous, never a failure to fail over from', async () => {
+  answer = (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+    response.write('{"id":');
+    response.destroy();
+  };
+  const failure = await submitFailure(await submitFor());
+  assert.equal(failure.type, SUBMIT_FAILURE.ambiguous);
+});
+
+test('an attempt the workflow already gave up as unsent is not sent', async () => {
+  answer = (_request, response) => response.end('{"id":"pm-1"}');
+  const input = await submitFor();
+  assert.equal(await claimSubmitAttempt(database.db, { messageId: input.sms.messageId, attempt: 1 }), true);
+  const before = received;
+  const failure = await submitFailure(input);
+  assert.equal(failure.type, SUBMIT_FAILURE.permanent);
+  assert.deepEqual(failure.details, ['attempt_fenced']);
+  assert.equal(received, before, 'no request reached the provider');
+});
+
+test('an accepted submit marks its attempt before the request leaves', async () => {
+  answer = (_request, response) => response.end('{"id":"pm-2"}');
+  const input = await submitFor();
+  const result = await new MockActivityEnvironment({ startToCloseTimeoutMs: 5_000 }).run(activities.submitToProvider, input);
+  assert.deepEqual(result, { providerMessageIds: ['pm-2'] });
+  assert.equal(await claimSubmitAttempt(database.db, { messageId: input.sms.messageId, attempt: 1 }), false, 'the attempt is marked: maybe sent');
+});
