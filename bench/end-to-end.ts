@@ -44,7 +44,7 @@ export class BenchTimeoutError extends Error {
   }
 }
 
-function positiveIntegerFromEnv(name: string, fallback: number): number {
+export function positiveIntegerFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -53,7 +53,7 @@ function positiveIntegerFromEnv(name: string, fallback: number): number {
 }
 
 /** Linear interpolation between closest ranks, as PostgreSQL's percentile_cont. */
-function percentile(sorted: readonly number[], fraction: number): number {
+export function percentile(sorted: readonly number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   const position = fraction * (sorted.length - 1);
   const lower = Math.floor(position);
@@ -62,15 +62,15 @@ function percentile(sorted: readonly number[], fraction: number): number {
   return below + (above - below) * (position - lower);
 }
 
-function ascending(values: readonly number[]): number[] {
+export function ascending(values: readonly number[]): number[] {
   return [...values].sort((a, b) => a - b);
 }
 
-function round(value: number, digits = 1): number {
+export function round(value: number, digits = 1): number {
   return Number(value.toFixed(digits));
 }
 
-function ratio(value: number): string {
+export function ratio(value: number): string {
   return `${value.toFixed(2)}×`;
 }
 
@@ -87,7 +87,7 @@ interface SubmitAnswer {
 }
 
 /** One message per request, at most `concurrency` requests in flight, each on its own keep-alive connection. */
-async function submitAll(apiUrl: string, count: number, concurrency: number, label: string): Promise<Submitted> {
+export async function submitAll(apiUrl: string, count: number, concurrency: number, label: string): Promise<Submitted> {
   const pool = new Pool(apiUrl, { connections: concurrency });
   const ids: string[] = new Array<string>(count);
   const latencies: number[] = [];

@@ -36,6 +36,11 @@ const configSchema = z.object({
   CALLBACK_RETRY_SECONDS: z.coerce.number().int().min(1).default(86_400),
   /** A DLR whose signal takes longer than this is stored and acknowledged; the reconciler signals it. */
   DLR_SIGNAL_BUDGET_MS: z.coerce.number().int().min(1).default(200),
+  /**
+   * Longest any one call to Temporal may take, retries included. Without a deadline a call whose
+   * answer never comes waits forever, and everything waiting behind it too.
+   */
+  TEMPORAL_CALL_TIMEOUT_SECONDS: seconds.default(10),
   /** How long one submit HTTP request may take before it counts as ambiguous. */
   SUBMIT_TIMEOUT_SECONDS: seconds.default(10),
   /**

@@ -1,9 +1,10 @@
-import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { settlesWithin } from '../concurrency';
 import { loadConfig, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
+import { connectTemporalClient } from '../temporal/connect';
 import { buildApi } from './server';
 
 export interface RunningApi {
@@ -13,14 +14,25 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** How long `close()` lets requests in flight finish before cutting their connections, and closing the rest takes. */
+const DRAIN_MS = 5000;
+const CLOSE_MS = 2000;
+
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const temporalOptions = {
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
+  };
+  // Submits and providers' reports each on a connection of their own: a flood of reports, or one
+  // whose signal stalls, never holds up a client's submit.
+  const [temporal, deliveryReportsTemporal] = await Promise.all([connectTemporalClient(temporalOptions), connectTemporalClient(temporalOptions)]);
   const db = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
   const app = await buildApi({
     db,
     temporal,
+    deliveryReportsTemporal,
     catalog,
     logger,
     publicBaseUrl: config.PUBLIC_BASE_URL,
@@ -35,10 +47,16 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     app,
     url,
     catalog,
+    /** Bounded: requests still running after DRAIN_MS lose their connection. */
     async close() {
-      await app.close();
-      await connection.close();
-      await db.$disconnect();
+      const closed = app.close();
+      if (!(await settlesWithin(closed, DRAIN_MS))) {
+        logger.warn('API requests still in flight at shutdown; closing their connections');
+        app.server.closeAllConnections();
+        await settlesWithin(closed, CLOSE_MS);
+      }
+      const closing = Promise.allSettled([temporal.connection.close(), deliveryReportsTemporal.connection.close(), db.$disconnect()]);
+      if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('API connections did not close in time');
     },
   };
 }

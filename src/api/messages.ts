@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { FastifyPluginAsync } from 'fastify';
+import { mapConcurrently } from '../concurrency';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import { assertWithinSegments, MessageTooLongError, type SegmentInfo } from '../domain/encoding';
@@ -236,16 +237,7 @@ async function withoutKnownReferences(db: Database, accountId: string, requests:
 const START_CONCURRENCY = 64;
 
 async function startAll(temporal: Client, requests: readonly (MessageRequest | AcceptedMessage)[]): Promise<AcceptedMessage[]> {
-  const accepted: AcceptedMessage[] = new Array<AcceptedMessage>(requests.length);
-  let next = 0;
-  const worker = async () => {
-    for (let index = next++; index < requests.length; index = next++) {
-      const message = requests[index];
-      if (message) accepted[index] = 'messageId' in message ? await startMessage(temporal, message) : message;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, requests.length) }, worker));
-  return accepted;
+  return mapConcurrently(requests, START_CONCURRENCY, (message) => ('messageId' in message ? startMessage(temporal, message) : Promise.resolve(message)));
 }
 
 async function startMessage(temporal: Client, message: MessageRequest): Promise<AcceptedMessage> {

@@ -15,7 +15,10 @@ import { statsPlugin } from './stats';
 
 export interface ApiOptions {
   readonly db: Database;
+  /** The submit path's client. */
   readonly temporal: Client;
+  /** The DLR webhook's client, on a connection of its own. */
+  readonly deliveryReportsTemporal: Client;
   readonly catalog: RoutingCatalog;
   readonly logger: Logger;
   readonly publicBaseUrl: string;
@@ -39,7 +42,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   installErrorHandling(app);
   const auth = new ApiKeyAuthenticator(options.db);
   const metrics = new ApiMetrics();
-  await app.register(metricsPlugin, { metrics });
+  await app.register(metricsPlugin, { metrics, db: options.db });
   await app.register(messagesPlugin, {
     db: options.db,
     temporal: options.temporal,
@@ -51,7 +54,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(deliveryReportsPlugin, {
     db: options.db,
-    temporal: options.temporal,
+    temporal: options.deliveryReportsTemporal,
     catalog: options.catalog,
     publicBaseUrl: options.publicBaseUrl,
     metrics,

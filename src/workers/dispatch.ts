@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { createDispatchActivities, type DispatchDependencies, ProviderPools } from '../activities';
 import { providerTaskQueue } from '../domain/dispatch';
 import type { Provider } from '../generated/prisma/client';
+import { WORKER_SHUTDOWN } from './runtime';
 
 interface RunningDispatchWorker {
   readonly worker: Worker;
@@ -73,6 +74,7 @@ export class DispatchWorkers {
       activities: createDispatchActivities(this.deps, this.pools),
       maxTaskQueueActivitiesPerSecond: rate,
       maxConcurrentActivityTaskExecutions: provider.window,
+      ...WORKER_SHUTDOWN,
     });
     const run = worker.run().catch((error: unknown) => {
       this.logger.error({ err: error, provider: provider.id }, 'dispatch worker stopped');

@@ -3,6 +3,7 @@ import { createRouterActivities } from '../activities';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { RoutingCatalog } from '../routing/catalog';
+import { WORKER_SHUTDOWN } from './runtime';
 
 export interface RouterWorkerOptions {
   readonly connection: NativeConnection;
@@ -28,5 +29,6 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
     maxConcurrentWorkflowTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,
     workflowThreadPoolSize: 2,
+    ...WORKER_SHUTDOWN,
   });
 }
