@@ -146,20 +146,24 @@ async function historyLengths(stack: TestStack, ids: readonly string[]): Promise
   return { historyEvents, statusEvents };
 }
 
+/** The test stack with the demo's first provider raised to the benchmark's rate and window. */
+export async function startBenchStack(): Promise<{ stack: TestStack; providerId: string }> {
+  const [provider] = DEMO_PROVIDERS;
+  if (!provider) throw new BenchConfigError('no demo provider to send through');
+  const stack = await startStack();
+  await stack.db.provider.update({ where: { id: provider.id }, data: { tps: PROVIDER_TPS, window: PROVIDER_WINDOW } });
+  // New workers read the new rate and window at once, instead of at the next provider sync.
+  await stack.restartWorkers();
+  // The simulator enforces the contract like a real provider would, answering 429 past it.
+  stack.simulator.configure(provider.id, { tpsLimit: PROVIDER_TPS });
+  return { stack, providerId: provider.id };
+}
+
 export async function benchEndToEnd(): Promise<BenchResult> {
   const messages = positiveIntegerFromEnv('BENCH_MESSAGES', 2000);
   const concurrency = positiveIntegerFromEnv('BENCH_CONCURRENCY', 32);
-  const [provider] = DEMO_PROVIDERS;
-  if (!provider) throw new BenchConfigError('no demo provider to send through');
-
-  const stack = await startStack();
+  const { stack } = await startBenchStack();
   try {
-    await stack.db.provider.update({ where: { id: provider.id }, data: { tps: PROVIDER_TPS, window: PROVIDER_WINDOW } });
-    // New workers read the new rate and window at once, instead of at the next provider sync.
-    await stack.restartWorkers();
-    // The simulator enforces the contract like a real provider would, answering 429 past it.
-    stack.simulator.configure(provider.id, { tpsLimit: PROVIDER_TPS });
-
     const warmUp = await submitAll(stack.api.url, WARM_UP_MESSAGES, concurrency, 'warm-up');
     await waitUntilFinal(stack, warmUp.ids, 60_000);
 

@@ -6,41 +6,19 @@
 //   BENCH_BACKLOG=5000 BENCH_BACKLOG_SUBMITS=400 npm run bench -- stored-report-backlog
 
 import { randomUUID } from 'node:crypto';
-import { DEMO_ACCOUNT_ID, DEMO_PROVIDERS } from '../src/dev/seed';
-import { startStack, type TestStack } from '../test/support/stack';
-import { ascending, BenchConfigError, percentile, positiveIntegerFromEnv, ratio, round, submitAll } from './end-to-end';
+import { createFinishedMessages, deliveredReport, storedReportRow } from '../test/support/stored-reports';
+import type { TestStack } from '../test/support/stack';
+import { ascending, percentile, positiveIntegerFromEnv, ratio, round, startBenchStack, submitAll } from './end-to-end';
 import type { BenchResult } from './types';
 
 const CONCURRENCY = 16;
 const POLL_MS = 100;
 
 async function storeBacklog(stack: TestStack, providerId: string, count: number): Promise<void> {
-  const finished = Array.from({ length: Math.ceil(count / 2) }, (_, index) => ({ id: randomUUID(), providerMessageId: `bench-done-${index}` }));
-  await stack.db.message.createMany({
-    data: finished.map((message, index) => ({
-      id: message.id,
-      accountId: DEMO_ACCOUNT_ID,
-      to: `+4530${String(100_000 + index)}`,
-      from: 'Bench',
-      body: 'finished',
-      encoding: 'gsm7',
-      segments: 1,
-      status: 'delivered' as const,
-      providerId,
-      providerMessageId: message.providerMessageId,
-    })),
-  });
+  const finished = await createFinishedMessages(stack.db, providerId, Math.ceil(count / 2), 'bench-finished');
   const withoutWorkflow = Array.from({ length: count - finished.length }, (_, index) => ({ id: randomUUID(), providerMessageId: `bench-gone-${index}` }));
-  const occurredAt = new Date().toISOString();
   await stack.db.deliveryReport.createMany({
-    data: [...finished, ...withoutWorkflow].map((message) => ({
-      providerId,
-      messageId: message.id,
-      providerMessageId: message.providerMessageId,
-      status: 'delivered',
-      payload: { messageId: message.id, providerMessageId: message.providerMessageId, status: 'delivered', providerStatus: 'delivered', occurredAt },
-      reason: 'temporal_unreachable',
-    })),
+    data: [...finished, ...withoutWorkflow].map((message) => storedReportRow(providerId, deliveredReport(message))),
   });
 }
 
@@ -51,18 +29,13 @@ function waitingReports(stack: TestStack): Promise<number> {
 export async function benchStoredReportBacklog(): Promise<BenchResult> {
   const backlog = positiveIntegerFromEnv('BENCH_BACKLOG', 5000);
   const submits = positiveIntegerFromEnv('BENCH_BACKLOG_SUBMITS', 400);
-  const [provider] = DEMO_PROVIDERS;
-  if (!provider) throw new BenchConfigError('no demo provider to send through');
-
-  const stack = await startStack();
+  const { stack, providerId } = await startBenchStack();
   try {
-    await stack.db.provider.update({ where: { id: provider.id }, data: { tps: 500, window: 100 } });
-    await stack.restartWorkers();
     await submitAll(stack.api.url, 20, CONCURRENCY, 'warm-up');
 
     const empty = await submitAll(stack.api.url, submits, CONCURRENCY, 'empty backlog');
 
-    await storeBacklog(stack, provider.id, backlog);
+    await storeBacklog(stack, providerId, backlog);
     const drainStarted = performance.now();
     const loaded = await submitAll(stack.api.url, submits, CONCURRENCY, 'draining backlog');
     const leftAfterSubmits = await waitingReports(stack);

@@ -19,26 +19,27 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  readonly storedReportBacklog = new Gauge({
-    name: 'smsrouter_stored_delivery_reports_backlog',
-    help: 'Stored delivery reports the reconciler has yet to settle (parked ones not included).',
-    registers: [this.registry],
-  });
+  readonly storedReportBacklog = this.gauge(
+    'smsrouter_stored_delivery_reports_backlog',
+    'Stored delivery reports the reconciler has yet to settle (parked ones not included).',
+  );
 
-  readonly storedReportOldestAge = new Gauge({
-    name: 'smsrouter_stored_delivery_reports_oldest_age_seconds',
-    help: 'Age of the oldest stored delivery report yet to be settled; 0 when there is none.',
-    registers: [this.registry],
-  });
+  readonly storedReportOldestAge = this.gauge(
+    'smsrouter_stored_delivery_reports_oldest_age_seconds',
+    'Age of the oldest stored delivery report yet to be settled; 0 when there is none.',
+  );
 
-  readonly storedReportsParked = new Gauge({
-    name: 'smsrouter_stored_delivery_reports_parked',
-    help: 'Stored delivery reports given up on (see DeliveryReport.lastError); they stay stored.',
-    registers: [this.registry],
-  });
+  readonly storedReportsParked = this.gauge(
+    'smsrouter_stored_delivery_reports_parked',
+    'Stored delivery reports given up on (see DeliveryReport.lastError); they stay stored.',
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, registers: [this.registry] });
   }
 }
 

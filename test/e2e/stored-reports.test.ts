@@ -4,12 +4,13 @@ import { after, before, describe, test } from 'node:test';
 import { Client, Connection, type ConnectionLike, type WorkflowClientInterceptor } from '@temporalio/client';
 import pino from 'pino';
 import { request } from 'undici';
-import { DEMO_ACCOUNT_ID, DEMO_API_KEY } from '../../src/dev/seed';
+import { DEMO_API_KEY } from '../../src/dev/seed';
 import { type Prisma } from '../../src/generated/prisma/client';
 import type { DeliveryReport } from '../../src/providers/types';
 import { DeliveryReportReconciler, type ReconcilerOptions } from '../../src/reconciler/delivery-reports';
 import { connectTemporalClient } from '../../src/temporal/connect';
 import { eventually, startStack, type TestStack } from '../support/stack';
+import { createFinishedMessages, deliveredReport as deliveredReportOf, storedReportRow } from '../support/stored-reports';
 
 const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
 const PROVIDER = 'waiting';
@@ -72,18 +73,11 @@ async function waitingMessages(count: number, offset: number): Promise<{ id: str
 }
 
 function deliveredReport(messageId: string, providerMessageId: string): DeliveryReport {
-  return { messageId, providerMessageId, status: 'delivered', providerStatus: 'delivered', occurredAt: new Date().toISOString() };
+  return deliveredReportOf({ id: messageId, providerMessageId });
 }
 
 function storedRow(report: DeliveryReport): Prisma.DeliveryReportCreateManyInput {
-  return {
-    providerId: PROVIDER,
-    messageId: report.messageId,
-    providerMessageId: report.providerMessageId,
-    status: report.status,
-    payload: { ...report },
-    reason: 'temporal_unreachable',
-  };
+  return storedReportRow(PROVIDER, report);
 }
 
 /** Signals each client sent, by workflow id: what a reconciler actually did to Temporal. */
@@ -189,21 +183,7 @@ describe('draining a backlog', () => {
     // The stack's own reconciler stays out of it, so the two below account for every signal.
     await stack.workers.reconciler.stop();
     const waiting = await waitingMessages(1000, 10_000);
-    const finished = Array.from({ length: 1000 }, (_, index) => ({ id: randomUUID(), providerMessageId: `done-${index}` }));
-    await stack.db.message.createMany({
-      data: finished.map((message, index) => ({
-        id: message.id,
-        accountId: DEMO_ACCOUNT_ID,
-        to: `+4571${String(100000 + index)}`,
-        from: 'Acme',
-        body: 'done',
-        encoding: 'gsm7',
-        segments: 1,
-        status: 'delivered' as const,
-        providerId: PROVIDER,
-        providerMessageId: message.providerMessageId,
-      })),
-    });
+    const finished = await createFinishedMessages(stack.db, PROVIDER, 1000, 'done');
     await stack.db.deliveryReport.createMany({
       data: [...waiting, ...finished].map((message) => storedRow(deliveredReport(message.id, message.providerMessageId))),
     });
