@@ -26,13 +26,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   };
   // Submits and providers' reports each on a connection of their own: a flood of reports, or one
   // whose signal stalls, never holds up a client's submit.
-  const [temporal, deliveryReportsTemporal] = await Promise.all([connectTemporalClient(temporalOptions), connectTemporalClient(temporalOptions)]);
+  const [submits, deliveryReports] = await Promise.all([connectTemporalClient(temporalOptions), connectTemporalClient(temporalOptions)]);
   const db = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
   const app = await buildApi({
     db,
-    temporal,
-    deliveryReportsTemporal,
+    temporal: submits.client,
+    deliveryReportsTemporal: deliveryReports.client,
     catalog,
     logger,
     publicBaseUrl: config.PUBLIC_BASE_URL,
@@ -55,7 +55,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         app.server.closeAllConnections();
         await settlesWithin(closed, CLOSE_MS);
       }
-      const closing = Promise.allSettled([temporal.connection.close(), deliveryReportsTemporal.connection.close(), db.$disconnect()]);
+      const closing = Promise.allSettled([submits.close(), deliveryReports.close(), db.$disconnect()]);
       if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('API connections did not close in time');
     },
   };

@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import { ServiceError, type Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Database } from '../db/client';
 import type { MessagePolicy } from '../domain/message';
@@ -79,11 +79,14 @@ export function installErrorHandling(app: FastifyInstance): void {
 
 function statusOf(error: FastifyError | ApiError): number {
   if (error instanceof ApiError) return error.statusCode;
+  if (error instanceof ServiceError) return 503;
   return error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
 }
 
 function errorBody(error: FastifyError | ApiError): ApiErrorBody {
   if (error instanceof ApiError) return { error: { code: error.code, message: error.message, field: error.field } };
+  // Temporal unreachable or past its deadline: the request may be retried, nothing about it was wrong.
+  if (error instanceof ServiceError) return { error: { code: 'temporal_unavailable', message: 'Temporal did not answer in time; retry the request' } };
   if (error.validation) {
     const [first] = error.validation;
     const missing = first?.params && 'missingProperty' in first.params ? String(first.params.missingProperty) : undefined;

@@ -32,7 +32,7 @@ const RECONCILE_RETRY = { retryDelayMs: 5000, maxRetryDelayMs: 10 * 60_000, maxA
 /** A stored report that matches no message after this long is parked; it stays stored. */
 const UNMATCHED_REPORT_GIVE_UP_MS = 24 * 3600 * 1000;
 /** Long enough for a full batch with every call at its deadline; a crashed reconciler's claims come back after it. */
-const RECONCILE_LEASE_MS = 5 * 60_000;
+const RECONCILE_LEASE_MS = 15 * 60_000;
 /**
  * Shutdown: the reconciler's pass and the workers' activities drain at the same time, within
  * WORKERS_STOP_MS (a little above WORKER_SHUTDOWN's force time); closing connections gets CLOSE_MS.
@@ -86,12 +86,12 @@ export async function startWorkers(
   });
 
   // Its own connection: the reconciler's calls never queue behind, or in front of, anyone else's.
-  const temporal = await connectTemporalClient({
+  const reconcilerTemporal = await connectTemporalClient({
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
     callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
   });
-  const reconciler = new DeliveryReportReconciler(db, temporal, logger, {
+  const reconciler = new DeliveryReportReconciler(db, reconcilerTemporal.client, logger, {
     intervalMs: RECONCILE_EVERY_MS,
     giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
     ...RECONCILE_RETRY,
@@ -113,7 +113,7 @@ export async function startWorkers(
       for (const worker of [router, callbacks]) if (worker.getState() === 'RUNNING') worker.shutdown();
       const stopping = Promise.allSettled([reconciler.stop(), syncing.then(async () => dispatch.shutdown()), routerRun, callbacksRun]);
       if (!(await settlesWithin(stopping, WORKERS_STOP_MS))) logger.warn('workers did not stop in time; leaving them behind');
-      const closing = Promise.allSettled([connection.close(), temporal.connection.close(), db.$disconnect()]);
+      const closing = Promise.allSettled([connection.close(), reconcilerTemporal.close(), db.$disconnect()]);
       if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('connections did not close in time');
     },
   };

@@ -190,12 +190,10 @@ describe('draining a backlog', () => {
 
     const signals = new Map<string, number>();
     const logger = pino({ level: 'silent' });
-    const reconcilers = await Promise.all(
-      [0, 1].map(async () => {
-        const client = await connectTemporalClient({ address: stack.config.TEMPORAL_ADDRESS, namespace: 'default', callTimeoutMs: 10_000 });
-        return new DeliveryReportReconciler(stack.db, countingClient(client.connection, signals), logger, reconcilerOptions);
-      }),
+    const clients = await Promise.all(
+      [0, 1].map(() => connectTemporalClient({ address: stack.config.TEMPORAL_ADDRESS, namespace: 'default', callTimeoutMs: 10_000 })),
     );
+    const reconcilers = clients.map((client) => new DeliveryReportReconciler(stack.db, countingClient(client.client.connection, signals), logger, reconcilerOptions));
     for (const reconciler of reconcilers) reconciler.start();
     try {
       await eventually(
@@ -205,6 +203,7 @@ describe('draining a backlog', () => {
       );
     } finally {
       await Promise.all(reconcilers.map((reconciler) => reconciler.stop()));
+      await Promise.all(clients.map((client) => client.close()));
     }
     assert.equal(await stack.db.deliveryReport.count({ where: { parkedAt: { not: null }, messageId: { in: [...waiting, ...finished].map((m) => m.id) } } }), 0);
     for (const message of waiting) assert.equal(signals.get(message.id), 1, `message ${message.id} signalled once`);
@@ -226,7 +225,7 @@ describe('draining a backlog', () => {
     const lines: { level: number; msg: string; reportId?: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
     const client = await connectTemporalClient({ address: stack.config.TEMPORAL_ADDRESS, namespace: 'default', callTimeoutMs: 10_000 });
-    const reconciler = new DeliveryReportReconciler(stack.db, countingClient(client.connection, new Map(), failing.id), logger, reconcilerOptions);
+    const reconciler = new DeliveryReportReconciler(stack.db, countingClient(client.client.connection, new Map(), failing.id), logger, reconcilerOptions);
     reconciler.start();
     try {
       const parked = await eventually(async () => {
@@ -242,7 +241,7 @@ describe('draining a backlog', () => {
       );
     } finally {
       await reconciler.stop();
-      await client.connection.close();
+      await client.close();
     }
     const aboutIt = lines.filter((line) => line.reportId === String(failingReportId));
     assert.deepEqual(
