@@ -25,7 +25,7 @@ const PROVIDER_SYNC_MS = 1000;
 const RECONCILE_EVERY_MS = 1000;
 /**
  * A report that could not be settled waits 5 s, then twice as long each time up to 10 min; after
- * 12 failed tries (about 45 minutes) it is parked. Temporal being down for longer parks reports too:
+ * 12 failed tries (about 50 minutes) it is parked. Temporal being down for longer parks reports too:
  * they stay stored with their reason, and ops can put them back (README, "Stored delivery reports").
  */
 const RECONCILE_RETRY = { retryDelayMs: 5000, maxRetryDelayMs: 10 * 60_000, maxAttempts: 12 } as const;
