@@ -67,7 +67,12 @@ async function waitingMessages(count: number, offset: number): Promise<{ id: str
   const ids = await submit(to);
   const where = { id: { in: ids }, status: 'submitted' as const, providerMessageId: { not: null } };
   // Generous: this machine is shared, and a thousand workflows take their time on a busy one.
-  await eventually(async () => ((await stack.db.message.count({ where })) === ids.length ? true : undefined), 400_000, `${count} messages submitted`);
+  try {
+    await eventually(async () => ((await stack.db.message.count({ where })) === ids.length ? true : undefined), 400_000, `${count} messages submitted`);
+  } catch (error) {
+    const statuses = await stack.db.message.groupBy({ by: ['status'], where: { id: { in: ids } }, _count: true });
+    throw new Error(`${error instanceof Error ? error.message : String(error)}; their statuses: ${JSON.stringify(statuses)}`);
+  }
   const rows = await stack.db.message.findMany({ where, select: { id: true, providerMessageId: true } });
   return rows.map((row) => ({ id: row.id, providerMessageId: row.providerMessageId ?? '' }));
 }
