@@ -45,7 +45,7 @@ export class BenchTimeoutError extends Error {
   }
 }
 
-function positiveIntegerFromEnv(name: string, fallback: number): number {
+export function positiveIntegerFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -54,7 +54,7 @@ function positiveIntegerFromEnv(name: string, fallback: number): number {
 }
 
 /** Linear interpolation between closest ranks, as PostgreSQL's percentile_cont. */
-function percentile(sorted: readonly number[], fraction: number): number {
+export function percentile(sorted: readonly number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   const position = fraction * (sorted.length - 1);
   const lower = Math.floor(position);
@@ -63,15 +63,15 @@ function percentile(sorted: readonly number[], fraction: number): number {
   return below + (above - below) * (position - lower);
 }
 
-function ascending(values: readonly number[]): number[] {
+export function ascending(values: readonly number[]): number[] {
   return [...values].sort((a, b) => a - b);
 }
 
-function round(value: number, digits = 1): number {
+export function round(value: number, digits = 1): number {
   return Number(value.toFixed(digits));
 }
 
-function ratio(value: number): string {
+export function ratio(value: number): string {
   return `${value.toFixed(2)}×`;
 }
 
@@ -88,7 +88,7 @@ interface SubmitAnswer {
 }
 
 /** One message per request, at most `concurrency` requests in flight, each on its own keep-alive connection. */
-async function submitAll(apiUrl: string, count: number, concurrency: number, label: string): Promise<Submitted> {
+export async function submitAll(apiUrl: string, count: number, concurrency: number, label: string): Promise<Submitted> {
   const pool = new Pool(apiUrl, { connections: concurrency });
   const ids: string[] = new Array<string>(count);
   const latencies: number[] = [];
@@ -147,20 +147,24 @@ async function historyLengths(stack: TestStack, ids: readonly string[]): Promise
   return { historyEvents, statusEvents };
 }
 
+/** The test stack with the demo's first provider raised to the benchmark's rate and window. */
+export async function startBenchStack(): Promise<{ stack: TestStack; providerId: string }> {
+  const [provider] = DEMO_PROVIDERS;
+  if (!provider) throw new BenchConfigError('no demo provider to send through');
+  const stack = await startStack();
+  await stack.db.provider.update({ where: { id: provider.id }, data: { tps: PROVIDER_TPS, window: PROVIDER_WINDOW } });
+  // New workers read the new rate and window at once, instead of at the next provider sync.
+  await stack.restartWorkers();
+  // The simulator enforces the contract like a real provider would, answering 429 past it.
+  stack.simulator.configure(provider.id, { tpsLimit: PROVIDER_TPS });
+  return { stack, providerId: provider.id };
+}
+
 export async function benchEndToEnd(): Promise<BenchResult> {
   const messages = positiveIntegerFromEnv('BENCH_MESSAGES', 2000);
   const concurrency = positiveIntegerFromEnv('BENCH_CONCURRENCY', 32);
-  const [provider] = DEMO_PROVIDERS;
-  if (!provider) throw new BenchConfigError('no demo provider to send through');
-
-  const stack = await startStack();
+  const { stack } = await startBenchStack();
   try {
-    await stack.db.provider.update({ where: { id: provider.id }, data: { tps: PROVIDER_TPS, window: PROVIDER_WINDOW } });
-    // New workers read the new rate and window at once, instead of at the next provider sync.
-    await stack.restartWorkers();
-    // The simulator enforces the contract like a real provider would, answering 429 past it.
-    stack.simulator.configure(provider.id, { tpsLimit: PROVIDER_TPS });
-
     const warmUp = await submitAll(stack.api.url, WARM_UP_MESSAGES, concurrency, 'warm-up');
     await waitUntilFinal(stack, warmUp.ids, 60_000);
 

@@ -2,18 +2,20 @@
 // one's figures as a table.
 //
 //   npm run bench                       every benchmark
-//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite)
+//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite, stored-report-backlog)
 //   (BENCH_MESSAGES, BENCH_CONCURRENCY tune the end-to-end run)
 
 import { benchDevServerSqlite } from './dev-server-sqlite';
 import { benchEndToEnd } from './end-to-end';
 import { benchRouteResolution } from './route-resolution';
+import { benchStoredReportBacklog } from './stored-report-backlog';
 import type { BenchResult } from './types';
 
 const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   'route-resolution': benchRouteResolution,
   'end-to-end': benchEndToEnd,
   'dev-server-sqlite': benchDevServerSqlite,
+  'stored-report-backlog': benchStoredReportBacklog,
 };
 
 function formatTable(result: BenchResult): string {

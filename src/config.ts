@@ -52,6 +52,12 @@ const configSchema = z.object({
   CALLBACK_IDLE_SECONDS: seconds.default(DEFAULT_CALLBACK_IDLE_SECONDS),
   /** A DLR whose signal takes longer than this is stored and acknowledged; the reconciler signals it. */
   DLR_SIGNAL_BUDGET_MS: z.coerce.number().int().min(1).default(200),
+  /**
+   * Longest any one call to Temporal may take, retries included. Without a deadline a call whose
+   * answer never comes waits forever, and everything waiting behind it too. Healthy calls take
+   * milliseconds; this only bounds the unhealthy ones, so it is generous for a loaded server.
+   */
+  TEMPORAL_CALL_TIMEOUT_SECONDS: seconds.default(30),
   /** How long one submit HTTP request may take before it counts as ambiguous. */
   SUBMIT_TIMEOUT_SECONDS: seconds.default(DEFAULT_SUBMIT_POLICY.timeoutSeconds),
   /** Longest a submit waits in its provider's queue (e.g. the provider was disabled) before the next candidate. */

@@ -1,10 +1,11 @@
-import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import { settlesWithin } from '../concurrency';
 import { ConfigError, loadConfig, messagePolicyFrom, type Config } from '../config';
 import { createDatabase } from '../db/client';
 import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
+import { connectTemporalClient } from '../temporal/connect';
 import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
 import { ApiMetrics, buildOpsServer } from './metrics';
 import { buildApi } from './server';
@@ -18,19 +19,30 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** How long `close()` lets requests in flight finish before cutting their connections, and closing the rest takes. */
+const DRAIN_MS = 5000;
+const CLOSE_MS = 2000;
+
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  await assertTemporalSetUp(connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
-    await connection.close();
+  const temporalOptions = {
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
+  };
+  // Submits and providers' reports each on a connection of their own: a flood of reports, or one
+  // whose signal stalls, never holds up a client's submit.
+  const [submits, deliveryReports] = await Promise.all([connectTemporalClient(temporalOptions), connectTemporalClient(temporalOptions)]);
+  await assertTemporalSetUp(submits.connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
+    await Promise.allSettled([submits.close(), deliveryReports.close()]);
     throw error;
   });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const db = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
   const metrics = new ApiMetrics();
   const app = await buildApi({
     db,
-    temporal,
+    temporal: submits.client,
+    deliveryReportsTemporal: deliveryReports.client,
     catalog,
     logger,
     publicBaseUrl: config.PUBLIC_BASE_URL,
@@ -43,18 +55,23 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     allowPrivateCallbacks: config.CALLBACK_ALLOW_PRIVATE,
   });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
-  const ops = buildOpsServer(metrics, logger);
+  const ops = buildOpsServer(metrics, db, logger);
   const opsUrl = await ops.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
   return {
     app,
     url,
     opsUrl,
     catalog,
+    /** Bounded: requests still running after DRAIN_MS lose their connection. */
     async close() {
-      await app.close();
-      await ops.close();
-      await connection.close();
-      await db.$disconnect();
+      const closed = app.close();
+      if (!(await settlesWithin(closed, DRAIN_MS))) {
+        logger.warn('API requests still in flight at shutdown; closing their connections');
+        app.server.closeAllConnections();
+        await settlesWithin(closed, CLOSE_MS);
+      }
+      const closing = Promise.allSettled([ops.close(), submits.close(), deliveryReports.close(), db.$disconnect()]);
+      if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('API connections did not close in time');
     },
   };
 }

@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { Client } from '@temporalio/client';
+import { ServiceError, type Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Database } from '../db/client';
 import type { MessagePolicy } from '../domain/message';
@@ -23,7 +23,10 @@ import { statsPlugin } from './stats';
 
 export interface ApiOptions {
   readonly db: Database;
+  /** The submit path's client. */
   readonly temporal: Client;
+  /** The DLR webhook's client, on a connection of its own. */
+  readonly deliveryReportsTemporal: Client;
   readonly catalog: RoutingCatalog;
   readonly logger: Logger;
   readonly publicBaseUrl: string;
@@ -68,7 +71,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(deliveryReportsPlugin, {
     db: options.db,
-    temporal: options.temporal,
+    temporal: options.deliveryReportsTemporal,
     catalog: options.catalog,
     publicBaseUrl: options.publicBaseUrl,
     metrics,
@@ -133,11 +136,14 @@ function asApiError(error: FastifyError | ApiError | QuotaExceededError | Callba
 
 function statusOf(error: FastifyError | ApiError): number {
   if (error instanceof ApiError) return error.statusCode;
+  if (error instanceof ServiceError) return 503;
   return error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
 }
 
 function errorBody(error: FastifyError | ApiError): ApiErrorBody {
   if (error instanceof ApiError) return { error: { code: error.code, message: error.message, field: error.field } };
+  // Temporal unreachable or past its deadline: the request may be retried, nothing about it was wrong.
+  if (error instanceof ServiceError) return { error: { code: 'temporal_unavailable', message: 'Temporal did not answer in time; retry the request' } };
   if (error.validation) {
     const [first] = error.validation;
     const missing = first?.params && 'missingProperty' in first.params ? String(first.params.missingProperty) : undefined;

@@ -7,7 +7,7 @@ import {
   type MessageStatusView,
   type RejectedRecipient,
 } from '../client';
-import { forEachConcurrently } from '../client/concurrency';
+import { mapConcurrently } from '../concurrency';
 import type { Config } from '../config';
 import { DEMO_ACCOUNT_ID } from '../dev/seed';
 import { flag, parse, readTextFile, text, UsageError, type Parsed } from './args';
@@ -130,7 +130,7 @@ async function send(sdk: SmsRouterClient, { values }: Parsed, maxBatchRecipients
 
   const finals = new Map<string, MessageStatusView>();
   if (wait) {
-    await forEachConcurrently(accepted, WAIT_CONCURRENCY, async (message) => {
+    await mapConcurrently(accepted, WAIT_CONCURRENCY, async (message) => {
       try {
         const final = await sdk.waitForFinal(message.id, { timeoutMs: Math.max(1, deadline - Date.now()) });
         finals.set(message.id, final);

@@ -14,7 +14,7 @@ import type { CancelResult, MessageOutcome, MessagePolicy } from '../domain/mess
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { isFinalStatus, type MessageStatus } from '../domain/status';
 import { cancelUpdate, messageWorkflow, statusQuery } from '../workflows';
-import { forEachConcurrently } from './concurrency';
+import { mapConcurrently } from '../concurrency';
 import { FinalStatusTimeoutError, MessageConflictError, MessageNotFoundError } from './errors';
 import {
   conflictingField,
@@ -310,7 +310,7 @@ export class SmsRouterClient {
   private async startAll(messages: readonly PreparedMessage[]): Promise<StartOutcome[]> {
     const known = await this.knownByReference(messages);
     const outcomes = new Array<StartOutcome>(messages.length);
-    await forEachConcurrently(messages, START_CONCURRENCY, async (message, index) => {
+    await mapConcurrently(messages, START_CONCURRENCY, async (message, index) => {
       const existing = message.request.clientRef ? known.get(message.request.clientRef) : undefined;
       outcomes[index] = existing ? this.againstKnown(message, existing) : await this.start(message);
     });

@@ -38,7 +38,9 @@ export function isFinalStatus(status: MessageStatus): boolean {
 }
 
 /** What a provider's delivery report can tell us, once mapped by its adapter. */
-export type DeliveryReportStatus = 'enroute' | 'buffered' | 'delivered' | 'undelivered' | 'rejected' | 'expired' | 'unknown';
+export const DELIVERY_REPORT_STATUSES = ['enroute', 'buffered', 'delivered', 'undelivered', 'rejected', 'expired', 'unknown'] as const;
+
+export type DeliveryReportStatus = (typeof DELIVERY_REPORT_STATUSES)[number];
 
 const FINAL_REPORT_STATUSES: ReadonlySet<DeliveryReportStatus> = new Set<DeliveryReportStatus>([
   'delivered',

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { DeliveryReportStatus } from '../domain/status';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from './errors';
 import { EMPTY_OK, inboundSms } from './shared/inbound';
+import { checkedDeliveryReport, optionalReportField, preview } from './shared/delivery-report';
 import { parseJsonObject, scalarText } from './shared/json';
 import {
   type DeliveryErrorEntry,
@@ -171,7 +172,7 @@ export const gatewayApiAdapter: ProviderAdapter = {
     const dsn = parseJsonObject(callback.rawBody);
     if (!dsn) throw new DeliveryReportFormatError('gatewayapi DSN is not a JSON object');
     if (signed) requireSignedBody(signed, dsn);
-    return [toDeliveryReport(dsn)];
+    return [checkedDeliveryReport(toDeliveryReport(dsn))];
   },
 };
 
@@ -182,20 +183,20 @@ function requireSignedBody(signed: Readonly<Record<string, unknown>>, dsn: Reado
 }
 
 function toDeliveryReport(dsn: Readonly<Record<string, unknown>>): DeliveryReport {
-  const providerMessageId = scalarText(dsn.id);
+  const providerMessageId = optionalReportField(dsn, 'id');
   if (!providerMessageId) throw new DeliveryReportFormatError('gatewayapi DSN has no id');
-  const providerStatus = scalarText(dsn.status) ?? '';
+  const providerStatus = optionalReportField(dsn, 'status') ?? '';
   const status = DLR_STATUSES[providerStatus];
-  if (!status) throw new DeliveryReportFormatError(`gatewayapi DSN status "${providerStatus}" is unknown`);
-  const code = scalarText(dsn.code);
+  if (!status) throw new DeliveryReportFormatError(`gatewayapi DSN status "${preview(providerStatus)}" is unknown`);
+  const code = optionalReportField(dsn, 'code');
   const time = dsn.time;
   return {
-    messageId: scalarText(dsn.userref) || undefined,
+    messageId: optionalReportField(dsn, 'userref') || undefined,
     // Keyed on id alone: we send one recipient per message object.
     providerMessageId,
     status,
     providerStatus,
-    ...(code ? deliveryError(`gatewayapi:${code}`, DLR_ERRORS[code], scalarText(dsn.error)) : {}),
+    ...(code ? deliveryError(`gatewayapi:${code}`, DLR_ERRORS[code], optionalReportField(dsn, 'error')) : {}),
     occurredAt: occurredAt(typeof time === 'number' ? time * 1000 : undefined),
   };
 }

@@ -1,6 +1,7 @@
 import type { DeliveryReportStatus } from '../domain/status';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from './errors';
 import { inboundSms } from './shared/inbound';
+import { checkedDeliveryReport, optionalReportField, preview } from './shared/delivery-report';
 import { retryAfterMs } from './shared/http';
 import { isRecord, parseJsonObject, scalarText } from './shared/json';
 import { constantTimeEqual, headerValue } from './shared/wire';
@@ -82,9 +83,9 @@ export const genericAdapter: ProviderAdapter = {
     if (!parsed) throw new DeliveryReportFormatError('delivery report body is not a JSON object');
     const dlr = toGenericDlr(parsed);
     const status = STATUS_TABLE[dlr.status];
-    if (!status) throw new DeliveryReportFormatError(`unknown delivery report status "${dlr.status}"`);
+    if (!status) throw new DeliveryReportFormatError(`unknown delivery report status "${preview(dlr.status)}"`);
     return [
-      {
+      checkedDeliveryReport({
         messageId: dlr.reference,
         providerMessageId: dlr.id,
         status,
@@ -93,7 +94,7 @@ export const genericAdapter: ProviderAdapter = {
         errorReason: dlr.errorMessage,
         retryableOnOtherRoute: dlr.errorCode !== undefined && RETRYABLE_ON_OTHER_ROUTE.has(dlr.errorCode),
         occurredAt: normaliseTimestamp(dlr.timestamp),
-      },
+      }),
     ];
   },
 };
@@ -108,16 +109,16 @@ function authenticate(callback: InboundCallback, credentials: Credentials): void
 }
 
 function toGenericDlr(value: Record<string, unknown>): GenericDlr {
-  const { id, reference, status, errorCode, errorMessage, timestamp } = value;
+  const { id, status } = value;
   if (typeof id !== 'string' || id.length === 0) throw new DeliveryReportFormatError('delivery report has no "id"');
   if (typeof status !== 'string') throw new DeliveryReportFormatError('delivery report has no "status"');
   return {
     id,
     status,
-    reference: optionalString(reference),
-    errorCode: optionalString(errorCode),
-    errorMessage: optionalString(errorMessage),
-    timestamp: optionalString(timestamp),
+    reference: optionalString(value, 'reference'),
+    errorCode: optionalString(value, 'errorCode'),
+    errorMessage: optionalString(value, 'errorMessage'),
+    timestamp: optionalString(value, 'timestamp'),
   };
 }
 
@@ -126,8 +127,13 @@ function normaliseTimestamp(value: string | undefined): string {
   return parsed && !Number.isNaN(parsed.getTime()) ? parsed.toISOString() : new Date().toISOString();
 }
 
-function optionalString(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
+/** Our own format says strings: a number or an object there is a malformed report. */
+function optionalString(fields: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const value = fields[name];
+  if (value !== undefined && value !== null && typeof value !== 'string') {
+    throw new DeliveryReportFormatError(`delivery report field "${name}" is not a string`);
+  }
+  return optionalReportField(fields, name) || undefined;
 }
 
 // ---- Inbound SMS (PROVIDERS.md §5e) ----

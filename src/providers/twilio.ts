@@ -3,6 +3,7 @@ import type { DeliveryReportStatus } from '../domain/status';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from './errors';
 import { detectEncoding } from '../domain/encoding';
 import { inboundSms } from './shared/inbound';
+import { checkedDeliveryReport, preview } from './shared/delivery-report';
 import { parseJsonObject, scalarText } from './shared/json';
 import {
   type DeliveryErrorEntry,
@@ -153,11 +154,11 @@ export const twilioAdapter: ProviderAdapter = {
     if (!providerMessageId) throw new DeliveryReportFormatError('twilio status callback has no MessageSid');
     const providerStatus = params.get('MessageStatus') ?? params.get('SmsStatus') ?? '';
     const mapped = DLR_STATUSES[providerStatus];
-    if (!mapped) throw new DeliveryReportFormatError(`twilio status callback status "${providerStatus}" is unknown`);
+    if (!mapped) throw new DeliveryReportFormatError(`twilio status callback status "${preview(providerStatus)}" is unknown`);
     const errorCode = params.get('ErrorCode');
     const error = errorCode ? DLR_ERRORS[errorCode] : undefined;
     return [
-      {
+      checkedDeliveryReport({
         messageId: callbackUrl(callback.url).searchParams.get(TWILIO_REFERENCE_PARAM) ?? undefined,
         providerMessageId,
         status: error?.status ?? mapped,
@@ -165,7 +166,7 @@ export const twilioAdapter: ProviderAdapter = {
         ...(errorCode ? deliveryError(`twilio:${errorCode}`, error, undefined) : {}),
         // RawDlrDoneDate is the carrier's stamp in an unstated time zone: use our receipt time.
         occurredAt: occurredAt(undefined),
-      },
+      }),
     ];
   },
 };

@@ -3,6 +3,7 @@ import type { DeliveryReportStatus } from '../domain/status';
 import { CredentialsError } from './credentials';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from './errors';
 import { EMPTY_OK, inboundSms } from './shared/inbound';
+import { checkedDeliveryReport, preview } from './shared/delivery-report';
 import { isRecord, parseJsonObject, scalarText } from './shared/json';
 import {
   type DeliveryErrorEntry,
@@ -169,7 +170,7 @@ export const vonageAdapter: ProviderAdapter = {
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[] {
     const params = callbackParams(callback);
     authenticate(params, credentials);
-    return [toDeliveryReport(params)];
+    return [checkedDeliveryReport(toDeliveryReport(params))];
   },
 };
 
@@ -210,7 +211,7 @@ function callbackParams(callback: InboundCallback): Record<string, string> {
     // A JSON null is a field left out, as it would be in the GET and form formats.
     if (value === null) continue;
     const text = scalarText(value);
-    if (text === undefined) throw new DeliveryReportFormatError(`vonage delivery receipt field "${key}" is not a scalar`);
+    if (text === undefined) throw new DeliveryReportFormatError(`vonage delivery receipt field "${preview(key)}" is not a scalar`);
     params[key] = text;
   }
   return params;
@@ -240,7 +241,7 @@ function toDeliveryReport(params: Readonly<Record<string, string>>): DeliveryRep
   if (!providerMessageId) throw new DeliveryReportFormatError('vonage delivery receipt has no messageId');
   const providerStatus = params.status ?? '';
   const status = DLR_STATUSES[providerStatus];
-  if (!status) throw new DeliveryReportFormatError(`vonage delivery receipt status "${providerStatus}" is unknown`);
+  if (!status) throw new DeliveryReportFormatError(`vonage delivery receipt status "${preview(providerStatus)}" is unknown`);
   const errCode: string | undefined = params['err-code'];
   return {
     messageId: params['client-ref'] || undefined,

@@ -1,54 +1,87 @@
+import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { mapConcurrently, settlesWithin } from '../concurrency';
 import type { Database } from '../db/client';
+import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { ClientNotification, MessagePolicy } from '../domain/message';
-import { isFinalReportStatus } from '../domain/status';
+import { isMessageId } from '../domain/message-id';
+import { isFinalReportStatus, isFinalStatus, type MessageStatus } from '../domain/status';
 import type { Logger } from '../logger';
+import { preview, storedDeliveryReport } from '../providers/shared/delivery-report';
 import type { DeliveryReport } from '../providers/types';
 import { clientCallbacksWorkflow, clientCallbacksWorkflowId, clientNotificationSignal, deliveryReportSignal } from '../workflows';
-import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 
-interface StoredReport {
+/** A stored report as a claim returns it; its payload is read back through the webhook's bounds. */
+interface ClaimedReport {
   id: bigint;
   providerId: string;
   messageId: string | null;
-  providerMessageId: string | null;
-  payload: DeliveryReport;
+  payload: unknown;
   receivedAt: Date;
+  attempts: number;
+  lastError: string | null;
+}
+
+/** What the Message row says, where there is one. */
+interface KnownMessage {
+  id: string;
+  status: MessageStatus;
 }
 
 export interface ReconcilerOptions {
   readonly intervalMs: number;
-  /** A report still matching no message after this long is given up (it stays stored). */
+  /** A report still matching no message after this long is parked (it stays stored). */
   readonly giveUpAfterMs: number;
-  /** How long a report that could not be settled waits before the next try. */
+  /** How long a report that could not be settled waits before its second try; each later wait doubles. */
   readonly retryDelayMs: number;
+  readonly maxRetryDelayMs: number;
+  /** Failed tries after which a report is parked with its last reason. */
+  readonly maxAttempts: number;
+  /** How long a claimed report is this reconciler's; a crashed reconciler's reports come back after it. */
+  readonly leaseMs: number;
+  /** How long `stop()` lets the current pass finish before abandoning it. */
+  readonly drainTimeoutMs: number;
   readonly policy: MessagePolicy;
 }
 
-/** Reports handled per pass; each pass holds its rows locked, so several workers share the work. */
-const BATCH = 200;
-const SIGNAL_CONCURRENCY = 20;
+/**
+ * - settled: done with (signalled, applied late, or nothing left to do).
+ * - failed: this try did not work (Temporal unreachable, a call past its deadline...): back off, and
+ *   park after the last attempt.
+ * - unmatched: no message has this report's reference yet; wait for it, up to giveUpAfterMs.
+ * - park: can never be settled (a stored report outside the webhook's bounds).
+ */
+type Outcome =
+  | { readonly kind: 'settled' }
+  | { readonly kind: 'failed'; readonly reason: string }
+  | { readonly kind: 'unmatched' }
+  | { readonly kind: 'park'; readonly reason: string };
 
-async function forEachConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    for (let index = next++; index < items.length; index = next++) {
-      const item = items[index];
-      if (item !== undefined) await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-}
+/** Reports claimed per pass, and settled at most this many at once. */
+const BATCH = 200;
+const SETTLE_CONCURRENCY = 20;
+const REASON_LENGTH = 500;
+const SETTLED: Outcome = { kind: 'settled' };
 
 /**
  * Delivers the delivery reports the webhook had to store: those that arrived while Temporal was
  * unreachable (signalled once it is back), those for a message not yet known (matched once the
  * message has its provider id), and those for a finished message (a late final report updates an
  * `unknown` outcome; anything else is a duplicate and only kept).
+ *
+ * Each pass claims reports in one short statement (row locks skipped by other reconcilers, then a
+ * lease), settles each outside any transaction, and records each outcome on its own, so one report
+ * that cannot be settled delays nothing but itself.
  */
 export class DeliveryReportReconciler {
+  /** Names this reconciler's leases; only the lease holder records an outcome. */
+  readonly instance = randomUUID();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private stopping = false;
+  private abandoned = false;
+  /** One per report being settled, so that stop() can cancel their Temporal calls. */
+  private readonly inFlight = new Set<AbortController>();
 
   constructor(
     private readonly db: Database,
@@ -59,6 +92,7 @@ export class DeliveryReportReconciler {
 
   start(): void {
     this.timer = setInterval(() => {
+      if (this.stopping) return;
       this.running ??= this.drain()
         .catch((error: unknown) => this.logger.error({ err: error }, 'delivery report reconciliation failed'))
         .finally(() => {
@@ -67,68 +101,159 @@ export class DeliveryReportReconciler {
     }, this.options.intervalMs);
   }
 
+  /**
+   * Lets the current pass finish for drainTimeoutMs, then cancels its Temporal calls and returns:
+   * the reports it still held are taken again once their lease runs out.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearInterval(this.timer);
-    await this.running;
+    const running = this.running;
+    if (!running || (await settlesWithin(running, this.options.drainTimeoutMs))) return;
+    this.abandoned = true;
+    for (const controller of this.inFlight) controller.abort();
+    this.logger.warn({ reconciler: this.instance }, 'delivery report reconciler stopped mid-pass; the reports it held are retried when their lease runs out');
   }
 
   /** Passes until a pass finds less than a full batch: a backlog after an outage drains at once. */
   private async drain(): Promise<void> {
-    while ((await this.runOnce()) >= BATCH);
+    while (!this.stopping && (await this.runOnce()) >= BATCH);
   }
 
-  /** One pass; returns how many stored reports it looked at. */
+  /** One pass; returns how many stored reports it claimed. */
   async runOnce(): Promise<number> {
-    return this.db.$transaction(
-      async (tx) => {
-        const rows = await tx.$queryRaw<StoredReport[]>`
-          SELECT "id", "providerId", "messageId", "providerMessageId", "payload", "receivedAt"
-          FROM "DeliveryReport" WHERE "processedAt" IS NULL AND "nextAttemptAt" <= now()
-          ORDER BY "nextAttemptAt" LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`;
-        const settled: bigint[] = [];
-        const postponed: bigint[] = [];
-        await forEachConcurrently(rows, SIGNAL_CONCURRENCY, async (row) => {
-          (await this.settle(row)) ? settled.push(row.id) : postponed.push(row.id);
-        });
-        if (settled.length > 0) {
-          await tx.deliveryReport.updateMany({ where: { id: { in: settled } }, data: { processedAt: new Date() } });
-        }
-        if (postponed.length > 0) {
-          // Out of the way of newer reports until the message or Temporal may have caught up.
-          await tx.deliveryReport.updateMany({
-            where: { id: { in: postponed } },
-            data: { nextAttemptAt: new Date(Date.now() + this.options.retryDelayMs) },
-          });
-        }
-        return rows.length;
-      },
-      { timeout: 60_000 },
-    );
+    const claimed = await this.claim();
+    if (claimed.length === 0) return 0;
+    const messages = await this.messagesOf(claimed);
+    await mapConcurrently(claimed, SETTLE_CONCURRENCY, (row) => this.settleAndRecord(row, messages));
+    return claimed.length;
   }
 
-  private async settle(row: StoredReport): Promise<boolean> {
-    const messageId = row.messageId ?? (await this.messageIdFor(row));
-    if (!messageId) return Date.now() - row.receivedAt.getTime() > this.options.giveUpAfterMs;
+  private claim(): Promise<ClaimedReport[]> {
+    return this.db.$queryRaw<ClaimedReport[]>`
+      UPDATE "DeliveryReport"
+      SET "leasedUntil" = now() + make_interval(secs => ${this.options.leaseMs / 1000}), "leasedBy" = ${this.instance}
+      WHERE "id" IN (
+        SELECT "id" FROM "DeliveryReport"
+        WHERE "processedAt" IS NULL AND "parkedAt" IS NULL AND "nextAttemptAt" <= now()
+          AND ("leasedUntil" IS NULL OR "leasedUntil" <= now())
+        ORDER BY "nextAttemptAt" LIMIT ${BATCH}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING "id", "providerId", "messageId", "payload", "receivedAt", "attempts", "lastError"`;
+  }
+
+  /** The Message rows of a batch in one query: most reports name their message. */
+  private async messagesOf(rows: readonly ClaimedReport[]): Promise<Map<string, KnownMessage>> {
+    const ids = [...new Set(rows.flatMap((row) => (row.messageId !== null && isMessageId(row.messageId) ? [row.messageId] : [])))];
+    if (ids.length === 0) return new Map();
+    const found = await this.db.message.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });
+    return new Map(found.map((message) => [message.id, message]));
+  }
+
+  private async settleAndRecord(row: ClaimedReport, messages: ReadonlyMap<string, KnownMessage>): Promise<void> {
+    let outcome: Outcome;
+    const controller = new AbortController();
+    this.inFlight.add(controller);
     try {
-      await this.temporal.workflow.getHandle(messageId).signal(deliveryReportSignal, { providerId: row.providerId, report: row.payload });
-      return true;
+      outcome = await this.temporal.connection.withAbortSignal(controller.signal, () => this.settle(row, messages));
     } catch (error) {
-      if (!(error instanceof WorkflowNotFoundError)) {
-        this.logger.warn({ err: error, messageId }, 'delivery report still cannot be signalled');
-        return false;
+      outcome = { kind: 'failed', reason: reasonOf(error) };
+    } finally {
+      this.inFlight.delete(controller);
+    }
+    // Abandoned by stop(): not this report's fault, and the lease brings it back.
+    if (this.abandoned) return;
+    try {
+      await this.record(row, outcome);
+    } catch (error) {
+      this.logger.error({ err: error, reportId: String(row.id) }, 'could not record a delivery report outcome; it is retried when its lease runs out');
+    }
+  }
+
+  private async settle(row: ClaimedReport, messages: ReadonlyMap<string, KnownMessage>): Promise<Outcome> {
+    let report: DeliveryReport;
+    try {
+      report = storedDeliveryReport(row.payload);
+    } catch (error) {
+      return { kind: 'park', reason: `stored report is not a valid delivery report: ${reasonOf(error)}` };
+    }
+    if (row.messageId !== null && !isMessageId(row.messageId)) {
+      return { kind: 'park', reason: `stored report's messageId "${preview(row.messageId)}" is not one of our message ids` };
+    }
+    const message = row.messageId !== null ? (messages.get(row.messageId) ?? { id: row.messageId }) : await this.messageFor(row.providerId, report);
+    if (!message) {
+      if (Date.now() - row.receivedAt.getTime() > this.options.giveUpAfterMs) return { kind: 'park', reason: 'no message matches it' };
+      return { kind: 'unmatched' };
+    }
+    // Final already: its workflow has ended or ignores reports, so a signal could change nothing.
+    if ('status' in message && isFinalStatus(message.status)) {
+      if (message.status === 'unknown') await this.applyLateReport(message.id, row.providerId, report);
+      return SETTLED;
+    }
+    try {
+      await this.temporal.workflow.getHandle(message.id).signal(deliveryReportSignal, { providerId: row.providerId, report });
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      await this.applyLateReport(message.id, row.providerId, report);
+    }
+    return SETTLED;
+  }
+
+  private async messageFor(providerId: string, report: DeliveryReport): Promise<KnownMessage | undefined> {
+    const message = await this.db.message.findFirst({
+      where: { providerId, providerMessageId: report.providerMessageId },
+      select: { id: true, status: true },
+    });
+    return message ?? undefined;
+  }
+
+  /** Writes one report's outcome, if this reconciler still holds its lease. */
+  private async record(row: ClaimedReport, outcome: Outcome): Promise<void> {
+    const where = { id: row.id, leasedBy: this.instance };
+    const released = { leasedUntil: null, leasedBy: null };
+    const context = { reportId: String(row.id), providerId: row.providerId, attempts: row.attempts + 1 };
+    switch (outcome.kind) {
+      case 'settled':
+        await this.db.deliveryReport.updateMany({ where, data: { ...released, processedAt: new Date() } });
+        return;
+      case 'unmatched':
+        await this.db.deliveryReport.updateMany({
+          where,
+          data: { ...released, attempts: { increment: 1 }, nextAttemptAt: this.nextAttemptAt(row.attempts), lastError: 'no message matches it yet' },
+        });
+        return;
+      case 'park':
+        await this.park(where, outcome.reason, context);
+        return;
+      case 'failed': {
+        if (row.attempts + 1 >= this.options.maxAttempts) {
+          await this.park(where, `gave up after ${row.attempts + 1} attempts: ${outcome.reason}`, context);
+          return;
+        }
+        await this.db.deliveryReport.updateMany({
+          where,
+          data: { ...released, attempts: { increment: 1 }, nextAttemptAt: this.nextAttemptAt(row.attempts), lastError: outcome.reason },
+        });
+        // Once per report and reason, not once per pass: the row remembers what it last failed on.
+        if (row.lastError !== outcome.reason) {
+          this.logger.warn({ ...context, reason: outcome.reason }, 'delivery report cannot be settled yet; retrying with backoff');
+        }
+        return;
       }
     }
-    await this.applyLateReport(messageId, row.providerId, row.payload);
-    return true;
   }
 
-  private async messageIdFor(row: StoredReport): Promise<string | undefined> {
-    if (!row.providerMessageId) return undefined;
-    const message = await this.db.message.findFirst({
-      where: { providerId: row.providerId, providerMessageId: row.providerMessageId },
-      select: { id: true },
+  private async park(where: { id: bigint; leasedBy: string }, reason: string, context: Record<string, unknown>): Promise<void> {
+    await this.db.deliveryReport.updateMany({
+      where,
+      data: { leasedUntil: null, leasedBy: null, attempts: { increment: 1 }, parkedAt: new Date(), lastError: reason },
     });
-    return message?.id;
+    this.logger.error({ ...context, reason }, 'delivery report parked; it stays stored and is not retried');
+  }
+
+  private nextAttemptAt(previousAttempts: number): Date {
+    const delay = Math.min(this.options.maxRetryDelayMs, this.options.retryDelayMs * 2 ** previousAttempts);
+    return new Date(Date.now() + delay);
   }
 
   /**
@@ -186,4 +311,11 @@ export class DeliveryReportReconciler {
     }
     this.logger.info({ messageId, status: report.status }, 'late delivery report applied');
   }
+}
+
+/** An error as a short reason for the row and the log: messages may quote what they failed on. */
+function reasonOf(error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
+  const text = error instanceof Error ? `${error.name}: ${error.message}${cause}` : String(error);
+  return text.length > REASON_LENGTH ? `${text.slice(0, REASON_LENGTH)}…` : text;
 }

@@ -18,6 +18,9 @@ interface RunningDispatchWorker {
  * and its window as the number of submits in flight. `sync` starts, restarts and stops workers as providers change,
  * without restarting the process.
  */
+/** After the drain, the worker's last activities are cancelled; this long later it gives up on them. */
+const DISPATCH_FORCE_EXTRA_MS = 2000;
+
 export class DispatchWorkers {
   private readonly running = new Map<string, RunningDispatchWorker>();
   private readonly pools: ProviderPools;
@@ -31,6 +34,11 @@ export class DispatchWorkers {
     private readonly headroom: number,
   ) {
     this.pools = new ProviderPools(deps.submitTimeoutMs);
+  }
+
+  /** How long a stopping worker waits for its submits in flight: the longest one, the HTTP timeout plus slack. */
+  get drainMs(): number {
+    return this.deps.submitTimeoutMs + SUBMIT_ACTIVITY_SLACK_MS;
   }
 
   get providerIds(): string[] {
@@ -75,7 +83,8 @@ export class DispatchWorkers {
       maxConcurrentActivityTaskExecutions: provider.window,
       // A replaced or stopped worker lets its submits in flight finish: cancelling one would leave
       // its outcome ambiguous. Its longest submit is bounded by the HTTP timeout plus slack.
-      shutdownGraceTime: this.deps.submitTimeoutMs + SUBMIT_ACTIVITY_SLACK_MS,
+      shutdownGraceTime: this.drainMs,
+      shutdownForceTime: this.drainMs + DISPATCH_FORCE_EXTRA_MS,
     });
     const run = worker.run().catch((error: unknown) => {
       this.logger.error({ err: error, provider: provider.id }, 'dispatch worker stopped');

@@ -1,7 +1,7 @@
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
 import { createNotifyActivities } from '../activities';
 import { createInboundDeliveryActivities } from '../activities/inbound';
+import { settlesWithin } from '../concurrency';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
 import { ConfigError, loadConfig, messagePolicyFrom, type Config } from '../config';
@@ -10,23 +10,41 @@ import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
 import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
+import { connectTemporalClient } from '../temporal/connect';
 import { DispatchWorkers } from './dispatch';
 import { createRouterWorker } from './router';
-import { installTemporalRuntime } from './runtime';
+import { installTemporalRuntime, WORKER_SHUTDOWN } from './runtime';
 
 export interface RunningWorkers {
   readonly dispatch: DispatchWorkers;
   readonly catalog: RoutingCatalog;
+  readonly reconciler: DeliveryReportReconciler;
   shutdown(): Promise<void>;
 }
 
 /** How often the dispatch workers are matched against the provider table. */
 const PROVIDER_SYNC_MS = 1000;
-/** How often stored delivery reports are looked at, and how long one that could not be settled waits. */
+/** How often stored delivery reports are looked at. */
 const RECONCILE_EVERY_MS = 1000;
-const RECONCILE_RETRY_MS = 5000;
-/** A stored report that matches no message after this long stops being retried; it stays stored. */
+/**
+ * A report that could not be settled waits 5 s, then twice as long each time up to 10 min; after
+ * 12 failed tries (about 50 minutes) it is parked. Temporal being down for longer parks reports too:
+ * they stay stored with their reason, and ops can put them back (README, "Stored delivery reports").
+ */
+const RECONCILE_RETRY = { retryDelayMs: 5000, maxRetryDelayMs: 10 * 60_000, maxAttempts: 12 } as const;
+/** A stored report that matches no message after this long is parked; it stays stored. */
 const UNMATCHED_REPORT_GIVE_UP_MS = 24 * 3600 * 1000;
+/** Long enough for a full batch with every call at its deadline; a crashed reconciler's claims come back after it. */
+const RECONCILE_LEASE_MS = 15 * 60_000;
+/**
+ * Shutdown: the reconciler's pass and the workers' activities drain at the same time, within
+ * WORKERS_STOP_MS (a little above WORKER_SHUTDOWN's force time); closing connections gets CLOSE_MS.
+ */
+const RECONCILE_DRAIN_MS = 3000;
+const WORKERS_STOP_MS = 10_000;
+/** Dispatch workers drain their submits in flight, each bounded by the submit timeout: wait for that too. */
+const DISPATCH_DRAIN_EXTRA_MS = 2000;
+const CLOSE_MS = 2000;
 
 /** The router worker plus one dispatch worker per enabled provider, kept in step with the table. */
 export async function startWorkers(
@@ -35,9 +53,14 @@ export async function startWorkers(
   options: { workflowBundle?: WorkflowBundleOption } = {},
 ): Promise<RunningWorkers> {
   installTemporalRuntime();
-  const temporalConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  await assertTemporalSetUp(temporalConnection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
-    await temporalConnection.close();
+  // Its own connection: the reconciler's calls never queue behind, or in front of, anyone else's.
+  const reconcilerTemporal = await connectTemporalClient({
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
+  });
+  await assertTemporalSetUp(reconcilerTemporal.connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
+    await reconcilerTemporal.close();
     throw error;
   });
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -80,13 +103,15 @@ export async function startWorkers(
     },
     // Client endpoints are slow more often than not; many may wait at once without holding up any.
     maxConcurrentActivityTaskExecutions: 200,
+    ...WORKER_SHUTDOWN,
   });
 
-  const temporal = new Client({ connection: temporalConnection, namespace: config.TEMPORAL_NAMESPACE });
-  const reconciler = new DeliveryReportReconciler(db, temporal, logger, {
+  const reconciler = new DeliveryReportReconciler(db, reconcilerTemporal.client, logger, {
     intervalMs: RECONCILE_EVERY_MS,
     giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
-    retryDelayMs: RECONCILE_RETRY_MS,
+    ...RECONCILE_RETRY,
+    leaseMs: RECONCILE_LEASE_MS,
+    drainTimeoutMs: RECONCILE_DRAIN_MS,
     policy: messagePolicyFrom(config),
   });
   reconciler.start();
@@ -96,15 +121,16 @@ export async function startWorkers(
   return {
     dispatch,
     catalog,
+    reconciler,
+    /** Bounded whatever a background task waits on: what has not stopped in time is left behind. */
     async shutdown() {
       clearInterval(timer);
-      await syncing;
-      await reconciler.stop();
+      const workersStopMs = Math.max(WORKERS_STOP_MS, dispatch.drainMs + DISPATCH_DRAIN_EXTRA_MS);
       for (const worker of [router, callbacks]) if (worker.getState() === 'RUNNING') worker.shutdown();
-      await Promise.all([routerRun, callbacksRun, dispatch.shutdown()]);
-      await connection.close();
-      await temporal.connection.close();
-      await Promise.all([db.$disconnect(), dispatchDb.$disconnect()]);
+      const stopping = Promise.allSettled([reconciler.stop(), syncing.then(async () => dispatch.shutdown()), routerRun, callbacksRun]);
+      if (!(await settlesWithin(stopping, workersStopMs))) logger.warn('workers did not stop in time; leaving them behind');
+      const closing = Promise.allSettled([connection.close(), reconcilerTemporal.close(), db.$disconnect(), dispatchDb.$disconnect()]);
+      if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('connections did not close in time');
     },
   };
 }

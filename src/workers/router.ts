@@ -5,6 +5,7 @@ import { SuppressionList } from '../inbound/suppression';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { RoutingCatalog } from '../routing/catalog';
+import { WORKER_SHUTDOWN } from './runtime';
 
 export interface RouterWorkerOptions {
   readonly connection: NativeConnection;
@@ -32,5 +33,6 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
     maxConcurrentWorkflowTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,
     workflowThreadPoolSize: 2,
+    ...WORKER_SHUTDOWN,
   });
 }

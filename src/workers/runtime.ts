@@ -1,4 +1,4 @@
-import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 
 let installed = false;
 
@@ -18,3 +18,12 @@ export function installTemporalRuntime(level: LogLevel = 'WARN'): void {
   Runtime.install({ logger, shutdownSignals: [] });
   installed = true;
 }
+
+/**
+ * Every worker's shutdown: activities get a few seconds to finish before they are cancelled, and a
+ * worker still not stopped after that gives up rather than holding the process (Ctrl-C, a deploy).
+ */
+export const WORKER_SHUTDOWN: Pick<WorkerOptions, 'shutdownGraceTime' | 'shutdownForceTime'> = {
+  shutdownGraceTime: '3s',
+  shutdownForceTime: '8s',
+};

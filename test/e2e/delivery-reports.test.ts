@@ -125,10 +125,10 @@ describe('delivery reports', () => {
   });
 
   test('a report for an unknown message is acknowledged and stored, never dropped', async () => {
-    const status = await postDlr('reports', { id: 'no-such-provider-id', reference: 'no-such-message', status: 'delivered' });
+    const status = await postDlr('reports', { id: 'no-such-provider-id', reference: '00000000-0000-4000-8000-00000000abcd', status: 'delivered' });
     assert.equal(status, 200);
     const stored = await stack.db.deliveryReport.findFirst({ where: { providerMessageId: 'no-such-provider-id' } });
-    assert.equal(stored?.messageId, 'no-such-message');
+    assert.equal(stored?.messageId, '00000000-0000-4000-8000-00000000abcd');
     assert.equal(stored?.status, 'delivered');
   });
 

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeliveryReportStatus } from '../../src/domain/status';
 import { CredentialsError } from '../../src/providers/credentials';
@@ -8,6 +8,7 @@ import { gatewayApiAdapter, gatewayApiSignature } from '../../src/providers/gate
 import type { Credentials, DeliveryReport, HttpRequest, HttpResponse, InboundCallback, OutboundSms, SubmitOutcome } from '../../src/providers/types';
 import { gatewayApiDialect } from '../../src/simulator/dialects/gatewayapi';
 import type { SimulatedFailure, SimulatedOutcome } from '../../src/simulator/dialects/types';
+import { HUGE, LONG_REASON, NOT_OUR_ID, WITH_NUL, refusesHostileCallbacks } from './hostile';
 
 // Contract table for GatewayAPI classic REST, from PROVIDERS.md §3a (onlinecity/gatewayapi-docs).
 
@@ -21,7 +22,7 @@ const REQUEST_BASE = {
 } as const;
 
 const DOCUMENTED_SMS: OutboundSms = {
-  messageId: 'order-42',
+  messageId: '3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b',
   to: '+4512345678',
   from: 'ExampleSMS',
   body: 'Hello World',
@@ -36,7 +37,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: DOCUMENTED_SMS,
     expected: {
       ...REQUEST_BASE,
-      body: '{"sender":"ExampleSMS","message":"Hello World","encoding":"UCS2","userref":"order-42","validity_period":86400,"callback_url":"https://example.com/cb","recipients":[{"msisdn":4512345678}]}',
+      body: '{"sender":"ExampleSMS","message":"Hello World","encoding":"UCS2","userref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b","validity_period":86400,"callback_url":"https://example.com/cb","recipients":[{"msisdn":4512345678}]}',
     },
   },
   {
@@ -44,7 +45,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: { ...DOCUMENTED_SMS, encoding: 'gsm7', validitySeconds: undefined },
     expected: {
       ...REQUEST_BASE,
-      body: '{"sender":"ExampleSMS","message":"Hello World","userref":"order-42","callback_url":"https://example.com/cb","recipients":[{"msisdn":4512345678}]}',
+      body: '{"sender":"ExampleSMS","message":"Hello World","userref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b","callback_url":"https://example.com/cb","recipients":[{"msisdn":4512345678}]}',
     },
   },
   {
@@ -52,7 +53,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: { ...DOCUMENTED_SMS, validitySeconds: 10 },
     expected: {
       ...REQUEST_BASE,
-      body: '{"sender":"ExampleSMS","message":"Hello World","encoding":"UCS2","userref":"order-42","validity_period":60,"callback_url":"https://example.com/cb","recipients":[{"msisdn":4512345678}]}',
+      body: '{"sender":"ExampleSMS","message":"Hello World","encoding":"UCS2","userref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b","validity_period":60,"callback_url":"https://example.com/cb","recipients":[{"msisdn":4512345678}]}',
     },
   },
 ];
@@ -170,14 +171,14 @@ const DOCUMENTED_DSN = {
   msisdn: 4587654321,
   time: 1450000000,
   status: 'DELIVERED',
-  userref: 'foobar',
+  userref: '7d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a',
   charge_status: 'CAPTURED',
   country_code: 'DK',
   country_prefix: 45,
 };
 
 const DOCUMENTED_REPORT: DeliveryReport = {
-  messageId: 'foobar',
+  messageId: '7d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a',
   providerMessageId: '1000001',
   status: 'delivered',
   providerStatus: 'DELIVERED',
@@ -412,3 +413,18 @@ for (const { failure, expected } of SIMULATED_FAILURES) {
     assert.deepEqual(gatewayApiAdapter.classifySubmitResponse(gatewayApiDialect.failureResponse(failure, 30)), expected);
   });
 }
+
+describe('gatewayapi adapter: hostile DSNs', () => {
+  const dsn = (fields: Record<string, unknown>) => dsnCallback({ ...DOCUMENTED_DSN, ...fields });
+  refusesHostileCallbacks('gatewayapi', (callback) => gatewayApiAdapter.parseDeliveryReport(callback, CREDENTIALS), [
+    { label: 'a 100,000-character userref', callback: dsn({ userref: HUGE }) },
+    { label: 'a userref that is not one of our ids', callback: dsn({ userref: NOT_OUR_ID }) },
+    { label: 'an object as userref', callback: dsn({ userref: { id: 1 } }) },
+    { label: 'a 100,000-character id', callback: dsn({ id: HUGE }) },
+    { label: 'an array as id', callback: dsn({ id: [1000001] }) },
+    { label: 'an id with a NUL byte', callback: dsn({ id: WITH_NUL }) },
+    { label: 'a 100,000-character status', callback: dsn({ status: HUGE }) },
+    { label: 'a 10,000-character error text', callback: dsn({ status: 'UNDELIVERABLE', code: '0x1010', error: LONG_REASON }) },
+    { label: 'an object as error code', callback: dsn({ status: 'UNDELIVERABLE', code: { code: 1 } }) },
+  ]);
+});

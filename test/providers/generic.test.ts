@@ -4,6 +4,7 @@ import { genericDialect } from '../../src/simulator/dialects/generic';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError } from '../../src/providers/errors';
 import { genericAdapter } from '../../src/providers/generic';
 import type { HttpResponse, InboundCallback, SubmitOutcome } from '../../src/providers/types';
+import { HUGE, LONG_REASON, NOT_OUR_ID, WITH_NUL, refusesHostileCallbacks } from './hostile';
 
 const credentials = { apiKey: 'key-1', dlrSecret: 's3cret' };
 
@@ -11,7 +12,7 @@ describe('generic adapter: submit request', () => {
   test('POSTs JSON to /messages with the bearer key, our id as reference and the DLR URL', () => {
     const request = genericAdapter.buildSubmitRequest(
       {
-        messageId: 'msg-1',
+        messageId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
         to: '+4520123456',
         from: 'Acme',
         body: 'Hi €',
@@ -30,7 +31,7 @@ describe('generic adapter: submit request', () => {
       from: 'Acme',
       text: 'Hi €',
       encoding: 'gsm7',
-      reference: 'msg-1',
+      reference: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
       callbackUrl: 'https://router.example/v1/dlr/p1',
       validitySeconds: 600,
     });
@@ -84,11 +85,11 @@ describe('generic adapter: delivery reports', () => {
 
   test('a delivered report maps to delivered with our reference', () => {
     const [report] = genericAdapter.parseDeliveryReport(
-      callback({ id: 'p-1', reference: 'msg-1', status: 'delivered', timestamp: '2026-11-23T10:00:00Z' }),
+      callback({ id: 'p-1', reference: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', status: 'delivered', timestamp: '2026-11-23T10:00:00Z' }),
       credentials,
     );
     assert.deepEqual(report, {
-      messageId: 'msg-1',
+      messageId: '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
       providerMessageId: 'p-1',
       status: 'delivered',
       providerStatus: 'delivered',
@@ -133,14 +134,14 @@ describe('generic adapter: delivery reports', () => {
 
 describe('generic dialect round trip', () => {
   test("the simulator's signed DLR parses back to the same message and outcome", () => {
-    const submit = { to: '+4520123456', from: 'Acme', body: 'x', reference: 'msg-9' };
+    const submit = { to: '+4520123456', from: 'Acme', body: 'x', reference: '9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f' };
     for (const outcome of ['delivered', 'undelivered', 'expired', 'rejected', 'enroute'] as const) {
       const outgoing = genericDialect.deliveryReport(submit, 'p-9', outcome, 'https://router.example/v1/dlr/p1', credentials);
       const [report] = genericAdapter.parseDeliveryReport(
         { method: outgoing.method, url: outgoing.url, headers: outgoing.headers, rawBody: outgoing.body ?? '' },
         credentials,
       );
-      assert.equal(report?.messageId, 'msg-9');
+      assert.equal(report?.messageId, '9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f');
       assert.equal(report?.providerMessageId, 'p-9');
       assert.equal(report?.status, outcome);
     }
@@ -152,4 +153,29 @@ describe('generic dialect round trip', () => {
     assert.equal(genericAdapter.classifySubmitResponse(genericDialect.failureResponse('invalid_number', 2)).kind, 'permanent');
     assert.equal(genericAdapter.classifySubmitResponse(genericDialect.failureResponse('auth', 2)).kind, 'permanent');
   });
+});
+
+describe('generic adapter: hostile delivery reports', () => {
+  const reference = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+  const callback = (fields: Record<string, unknown>): InboundCallback => ({
+    method: 'POST',
+    url: 'https://router.example/v1/dlr/p1',
+    headers: { 'content-type': 'application/json', 'x-dlr-secret': 's3cret' },
+    rawBody: JSON.stringify({ id: 'p-1', reference, status: 'delivered', ...fields }),
+  });
+  refusesHostileCallbacks('generic', (input) => genericAdapter.parseDeliveryReport(input, credentials), [
+    { label: 'a 100,000-character reference', callback: callback({ reference: HUGE }) },
+    { label: 'a reference that is not one of our ids', callback: callback({ reference: NOT_OUR_ID }) },
+    { label: 'a reference with a NUL byte', callback: callback({ reference: `${reference}\u0000` }) },
+    { label: 'a numeric reference', callback: callback({ reference: 42 }) },
+    { label: 'an object as reference', callback: callback({ reference: { $ne: null } }) },
+    { label: 'a 100,000-character provider id', callback: callback({ id: HUGE }) },
+    { label: 'a provider id with a NUL byte', callback: callback({ id: WITH_NUL }) },
+    { label: 'a numeric provider id', callback: callback({ id: 7 }) },
+    { label: 'a 100,000-character status', callback: callback({ status: HUGE }) },
+    { label: 'an array as status', callback: callback({ status: ['delivered'] }) },
+    { label: 'a 100,000-character error code', callback: callback({ status: 'undelivered', errorCode: HUGE }) },
+    { label: 'a 10,000-character error message', callback: callback({ status: 'undelivered', errorCode: 'x', errorMessage: LONG_REASON }) },
+    { label: 'an error message with a NUL byte', callback: callback({ status: 'undelivered', errorCode: 'x', errorMessage: WITH_NUL }) },
+  ]);
 });

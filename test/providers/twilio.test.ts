@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeliveryReportStatus } from '../../src/domain/status';
 import { CredentialsError } from '../../src/providers/credentials';
@@ -7,6 +7,7 @@ import { twilioAdapter, twilioSignature } from '../../src/providers/twilio';
 import type { Credentials, DeliveryReport, HttpRequest, HttpResponse, InboundCallback, OutboundSms, SubmitOutcome } from '../../src/providers/types';
 import { twilioDialect } from '../../src/simulator/dialects/twilio';
 import type { SimulatedFailure, SimulatedOutcome } from '../../src/simulator/dialects/types';
+import { HUGE, NOT_OUR_ID, WITH_NUL, refusesHostileCallbacks } from './hostile';
 
 // Contract table for Twilio Messages, from PROVIDERS.md §2 (Twilio's docs, OpenAPI spec and twilio-node).
 
@@ -24,7 +25,7 @@ const REQUEST_BASE = {
 } as const;
 
 const DOCUMENTED_SMS: OutboundSms = {
-  messageId: 'order-42',
+  messageId: '3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b',
   to: '+15558675310',
   from: '+15017122661',
   body: 'Hello',
@@ -39,7 +40,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: DOCUMENTED_SMS,
     expected: {
       ...REQUEST_BASE,
-      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3Dorder-42&ValidityPeriod=600',
+      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3D3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b&ValidityPeriod=600',
     },
   },
   {
@@ -47,7 +48,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: { ...DOCUMENTED_SMS, encoding: 'ucs2', validitySeconds: undefined },
     expected: {
       ...REQUEST_BASE,
-      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3Dorder-42',
+      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3D3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b',
     },
   },
   {
@@ -55,7 +56,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: { ...DOCUMENTED_SMS, deliveryReportUrl: 'https://example.com/tw/status?tenant=7' },
     expected: {
       ...REQUEST_BASE,
-      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Ftenant%3D7%26ref%3Dorder-42&ValidityPeriod=600',
+      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Ftenant%3D7%26ref%3D3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b&ValidityPeriod=600',
     },
   },
   {
@@ -63,7 +64,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: { ...DOCUMENTED_SMS, validitySeconds: 0 },
     expected: {
       ...REQUEST_BASE,
-      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3Dorder-42&ValidityPeriod=1',
+      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3D3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b&ValidityPeriod=1',
     },
   },
   {
@@ -71,7 +72,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
     sms: { ...DOCUMENTED_SMS, validitySeconds: 86_400 },
     expected: {
       ...REQUEST_BASE,
-      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3Dorder-42&ValidityPeriod=36000',
+      body: 'To=%2B15558675310&From=%2B15017122661&Body=Hello&StatusCallback=https%3A%2F%2Fexample.com%2Ftw%2Fstatus%3Fref%3D3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b&ValidityPeriod=36000',
     },
   },
 ];
@@ -180,7 +181,7 @@ for (const { label, response, expected } of responseCases) {
   });
 }
 
-const DLR_URL = 'https://router.example/v1/dlr/twilio?ref=order-42';
+const DLR_URL = 'https://router.example/v1/dlr/twilio?ref=3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b';
 
 /** The documented callback; the docs elide the sids, filled in here. */
 const DOCUMENTED_CALLBACK: readonly [string, string][] = [
@@ -210,7 +211,7 @@ function signedCallback(params: readonly [string, string][], url = DLR_URL, sign
 }
 
 const DELIVERED: Omit<DeliveryReport, 'occurredAt'> = {
-  messageId: 'order-42',
+  messageId: '3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b',
   providerMessageId: 'SM1fc5bbbbbbbbbbbbbbbbbbbbbbbbbbbb',
   status: 'delivered',
   providerStatus: 'delivered',
@@ -281,12 +282,12 @@ const dlrCases: readonly {
   },
   {
     label: 'signed with :443, received without',
-    callback: signedCallback(DOCUMENTED_CALLBACK, DLR_URL, 'https://router.example:443/v1/dlr/twilio?ref=order-42'),
+    callback: signedCallback(DOCUMENTED_CALLBACK, DLR_URL, 'https://router.example:443/v1/dlr/twilio?ref=3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b'),
     expected: DELIVERED,
   },
   {
     label: 'signed without :443, received with it',
-    callback: signedCallback(DOCUMENTED_CALLBACK, 'https://router.example:443/v1/dlr/twilio?ref=order-42', DLR_URL),
+    callback: signedCallback(DOCUMENTED_CALLBACK, 'https://router.example:443/v1/dlr/twilio?ref=3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b', DLR_URL),
     expected: DELIVERED,
   },
   {
@@ -301,7 +302,7 @@ const dlrCases: readonly {
   },
   {
     label: 'signed for another ref',
-    callback: signedCallback(DOCUMENTED_CALLBACK, DLR_URL, 'https://router.example/v1/dlr/twilio?ref=order-43'),
+    callback: signedCallback(DOCUMENTED_CALLBACK, DLR_URL, 'https://router.example/v1/dlr/twilio?ref=3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6c'),
     expected: DeliveryReportAuthError,
   },
   {
@@ -403,3 +404,17 @@ for (const { failure, expected } of SIMULATED_FAILURES) {
     assert.deepEqual(twilioAdapter.classifySubmitResponse(twilioDialect.failureResponse(failure, 30)), expected);
   });
 }
+
+describe('twilio adapter: hostile status callbacks (signed, so only the fields are wrong)', () => {
+  const replaced = (name: string, value: string): [string, string][] =>
+    DOCUMENTED_CALLBACK.map(([key, old]): [string, string] => [key, key === name ? value : old]);
+  const onUrl = (ref: string) => `https://router.example/v1/dlr/twilio?ref=${encodeURIComponent(ref)}`;
+  refusesHostileCallbacks('twilio', (callback) => twilioAdapter.parseDeliveryReport(callback, CREDENTIALS), [
+    { label: 'a 100,000-character ref in our callback URL', callback: signedCallback(DOCUMENTED_CALLBACK, onUrl(HUGE)) },
+    { label: 'a ref that is not one of our ids', callback: signedCallback(DOCUMENTED_CALLBACK, onUrl(NOT_OUR_ID)) },
+    { label: 'a 100,000-character MessageSid', callback: signedCallback(replaced('MessageSid', HUGE)) },
+    { label: 'a MessageSid with a NUL byte', callback: signedCallback(replaced('MessageSid', WITH_NUL)) },
+    { label: 'a 100,000-character MessageStatus', callback: signedCallback(replaced('MessageStatus', HUGE)) },
+    { label: 'a 100,000-character ErrorCode', callback: signedCallback([...withStatus('undelivered'), ['ErrorCode', HUGE]]) },
+  ]);
+});

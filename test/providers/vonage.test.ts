@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeliveryReportStatus } from '../../src/domain/status';
 import { CredentialsError } from '../../src/providers/credentials';
@@ -7,6 +7,7 @@ import type { Credentials, DeliveryReport, HttpRequest, HttpResponse, InboundCal
 import { type VonageSignatureMethod, vonageAdapter, vonageSignature, vonageSignatureMethod } from '../../src/providers/vonage';
 import type { SimulatedFailure, SimulatedOutcome, SimulatorRequest } from '../../src/simulator/dialects/types';
 import { vonageDialect } from '../../src/simulator/dialects/vonage';
+import { HUGE, NOT_OUR_ID, WITH_NUL, refusesHostileCallbacks } from './hostile';
 
 // Contract table for Vonage SMS API, from PROVIDERS.md §1 (Vonage's own docs and SDK fixtures).
 
@@ -23,7 +24,7 @@ const HEADERS = {
 
 /** The documented form example, as the SDK's JSON. */
 const DOCUMENTED_SMS: OutboundSms = {
-  messageId: 'order-42',
+  messageId: '3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b',
   to: '+447700900000',
   from: 'AcmeInc',
   body: 'Hello World!',
@@ -40,7 +41,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
       method: 'POST',
       path: '/sms/json',
       headers: HEADERS,
-      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"unicode","client-ref":"order-42","callback":"https://example.com/sms-dlr","ttl":900000}',
+      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"unicode","client-ref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b","callback":"https://example.com/sms-dlr","ttl":900000}',
     },
   },
   {
@@ -50,7 +51,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
       method: 'POST',
       path: '/sms/json',
       headers: HEADERS,
-      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"text","client-ref":"order-42","callback":"https://example.com/sms-dlr"}',
+      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"text","client-ref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b","callback":"https://example.com/sms-dlr"}',
     },
   },
   {
@@ -60,7 +61,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
       method: 'POST',
       path: '/sms/json',
       headers: HEADERS,
-      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"unicode","client-ref":"order-42","callback":"https://example.com/sms-dlr","ttl":20000}',
+      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"unicode","client-ref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b","callback":"https://example.com/sms-dlr","ttl":20000}',
     },
   },
   {
@@ -70,7 +71,7 @@ const requestCases: readonly { label: string; sms: OutboundSms; expected: HttpRe
       method: 'POST',
       path: '/sms/json',
       headers: HEADERS,
-      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"unicode","client-ref":"order-42","callback":"https://example.com/sms-dlr","ttl":604800000}',
+      body: '{"from":"AcmeInc","to":"447700900000","text":"Hello World!","type":"unicode","client-ref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b","callback":"https://example.com/sms-dlr","ttl":604800000}',
     },
   },
 ];
@@ -104,7 +105,7 @@ const responseCases: readonly { label: string; response: HttpResponse; expected:
   {
     label: 'long text: one message-id per part, with client-ref echoed',
     response: answer(
-      '{"message-count":"2","messages":[{"to":"447700900000","message-id":"0C000000217B7F02","status":"0","client-ref":"order-42"},{"to":"447700900000","message-id":"0C000000217B7F03","status":"0","client-ref":"order-42"}]}',
+      '{"message-count":"2","messages":[{"to":"447700900000","message-id":"0C000000217B7F02","status":"0","client-ref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"},{"to":"447700900000","message-id":"0C000000217B7F03","status":"0","client-ref":"3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"}]}',
     ),
     expected: { kind: 'accepted', providerMessageIds: ['0C000000217B7F02', '0C000000217B7F03'] },
   },
@@ -254,7 +255,7 @@ function signed(params: Readonly<Record<string, string>>, method: VonageSignatur
 
 const SHA256_RECEIPT = signed(DOCUMENTED_RECEIPT, 'sha256');
 
-const FAILED_RECEIPT = { ...DOCUMENTED_RECEIPT, status: 'failed', 'err-code': '8', 'client-ref': 'order-42', 'api-key': 'abcd1234' };
+const FAILED_RECEIPT = { ...DOCUMENTED_RECEIPT, status: 'failed', 'err-code': '8', 'client-ref': '3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b', 'api-key': 'abcd1234' };
 
 type ExpectedReport = Omit<DeliveryReport, 'occurredAt'> & { readonly occurredAt?: string };
 
@@ -276,7 +277,7 @@ const dlrCases: readonly {
     callback: formReceipt(FAILED_RECEIPT),
     credentials: CREDENTIALS,
     expected: {
-      messageId: 'order-42',
+      messageId: '3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b',
       providerMessageId: '0B00000127FDBC63',
       status: 'undelivered',
       providerStatus: 'failed',
@@ -508,3 +509,23 @@ for (const { failure, expected } of SIMULATED_FAILURES) {
     assert.deepEqual(vonageAdapter.classifySubmitResponse(vonageDialect.failureResponse(failure, 30)), expected);
   });
 }
+
+describe('vonage adapter: hostile delivery receipts', () => {
+  const parse = (callback: InboundCallback) => vonageAdapter.parseDeliveryReport(callback, CREDENTIALS);
+  refusesHostileCallbacks('vonage', parse, [
+    { label: 'a 100,000-character client-ref (form)', callback: formReceipt({ ...DOCUMENTED_RECEIPT, 'client-ref': HUGE }) },
+    { label: 'a client-ref that is not one of our ids (JSON)', callback: jsonReceipt({ ...DOCUMENTED_RECEIPT, 'client-ref': NOT_OUR_ID }) },
+    { label: 'a 100,000-character messageId', callback: jsonReceipt({ ...DOCUMENTED_RECEIPT, messageId: HUGE }) },
+    { label: 'a messageId with a NUL byte', callback: formReceipt({ ...DOCUMENTED_RECEIPT, messageId: WITH_NUL }) },
+    { label: 'a 100,000-character status', callback: formReceipt({ ...DOCUMENTED_RECEIPT, status: HUGE }) },
+    { label: 'a 100,000-character err-code', callback: formReceipt({ ...DOCUMENTED_RECEIPT, status: 'failed', 'err-code': HUGE }) },
+    {
+      label: 'an object as messageId (JSON)',
+      callback: { ...jsonReceipt(DOCUMENTED_RECEIPT), rawBody: JSON.stringify({ ...DOCUMENTED_RECEIPT, messageId: { id: 1 } }) },
+    },
+    {
+      label: 'a 100,000-character field name (JSON)',
+      callback: { ...jsonReceipt(DOCUMENTED_RECEIPT), rawBody: JSON.stringify({ ...DOCUMENTED_RECEIPT, [HUGE]: [] }) },
+    },
+  ]);
+});

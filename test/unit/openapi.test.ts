@@ -22,9 +22,11 @@ const routes: RouteOptions[] = [];
 before(async () => {
   // Nothing here is ever reached: the document and the docs page need no database or Temporal.
   const db = createDatabase('postgresql://postgres@127.0.0.1:1/unused');
+  const temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
   app = await buildApi({
     db,
-    temporal: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+    temporal,
+    deliveryReportsTemporal: temporal,
     catalog: new RoutingCatalog(db),
     logger: createLogger('silent', 'test'),
     publicBaseUrl: 'http://127.0.0.1:3000',

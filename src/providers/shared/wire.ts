@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { CredentialsError } from '../credentials';
 import { DeliveryReportFormatError } from '../errors';
+import { preview } from './delivery-report';
 import type { Credentials } from '../types';
 
 type HeaderMap = Readonly<Record<string, string | string[] | undefined>>;
@@ -52,6 +53,6 @@ export function callbackUrl(url: string): URL {
   try {
     return new URL(url);
   } catch {
-    throw new DeliveryReportFormatError(`callback URL "${url}" is not absolute`);
+    throw new DeliveryReportFormatError(`callback URL "${preview(url)}" is not absolute`);
   }
 }

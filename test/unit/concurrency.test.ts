@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mapConcurrently, settlesWithin } from '../../src/concurrency';
+
+test('mapConcurrently keeps the items order and never runs more than its bound at once', async () => {
+  let running = 0;
+  let most = 0;
+  const results = await mapConcurrently([5, 1, 4, 2, 3, 0, 6], 3, async (value, index) => {
+    running += 1;
+    most = Math.max(most, running);
+    await new Promise((resolve) => setTimeout(resolve, value));
+    running -= 1;
+    return `${index}:${value}`;
+  });
+  assert.deepEqual(results, ['0:5', '1:1', '2:4', '3:2', '4:3', '5:0', '6:6']);
+  assert.equal(most, 3);
+});
+
+test('mapConcurrently of nothing is nothing, and a failure rejects the whole', async () => {
+  assert.deepEqual(await mapConcurrently([], 4, async () => 1), []);
+  await assert.rejects(
+    mapConcurrently([1, 2], 2, async (value) => {
+      if (value === 2) throw new Error('two');
+      return value;
+    }),
+    /two/,
+  );
+});
+
+test('settlesWithin says whether the work settled in time, a rejection counting as settled', async () => {
+  assert.equal(await settlesWithin(Promise.resolve(), 1000), true);
+  assert.equal(await settlesWithin(Promise.reject(new Error('no')), 1000), true);
+  assert.equal(await settlesWithin(new Promise(() => undefined), 20), false);
+});
