@@ -110,12 +110,14 @@ async function startTemporal(shape: TemporalShape, config: Config, uiPort: numbe
     say(`using the Temporal server already listening on ${config.TEMPORAL_ADDRESS}`);
     return undefined;
   }
+  // With payloads encrypted, the UI asks the API's ops listener to open them for whoever uses it.
+  const uiCodecEndpoint = config.PAYLOAD_ENCRYPTION_KEY ? `http://${config.OPS_HOST}:${config.OPS_PORT}/codec` : undefined;
   const onLog = (chunk: string) => {
     for (const line of chunk.split('\n')) if (line.trim()) process.stdout.write(`temporal  | ${line}\n`);
   };
   if (shape === 'dev') {
     say(`starting the Temporal dev server (state in ${devDbFile})`);
-    return startTemporalDevServer({ binary: findTemporalCli(), port: Number(port), uiPort, dbFile: devDbFile, ownProcessGroup: true });
+    return startTemporalDevServer({ binary: findTemporalCli(), port: Number(port), uiPort, uiCodecEndpoint, dbFile: devDbFile, ownProcessGroup: true });
   }
   say('starting the Temporal server on PostgreSQL (databases temporal and temporal_visibility)');
   return startTemporalPostgresServer({
@@ -123,6 +125,7 @@ async function startTemporal(shape: TemporalShape, config: Config, uiPort: numbe
     sqlTool: findTemporalTool(TEMPORAL_SQL_TOOL),
     uiBinary: uiPort > 0 ? findTemporalTool(TEMPORAL_UI_SERVER) : undefined,
     uiPort,
+    uiCodecEndpoint,
     databaseServerUrl: config.DATABASE_URL,
     database: 'temporal',
     visibilityDatabase: 'temporal_visibility',

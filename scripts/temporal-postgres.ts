@@ -52,6 +52,8 @@ export interface PostgresTemporalOptions {
   readonly visibilityDatabase: string;
   readonly ports: TemporalServerPorts;
   readonly namespace?: string;
+  /** The codec endpoint the UI decodes payloads with (PAYLOAD_ENCRYPTION_KEY); omitted = none. */
+  readonly uiCodecEndpoint?: string;
   /** Where the servers' own logs go; omitted = discarded. */
   readonly onLog?: (line: string) => void;
   /** As DevServerOptions.ownProcessGroup. */
@@ -121,6 +123,7 @@ function templateEnv(options: PostgresTemporalOptions): NodeJS.ProcessEnv {
     TEMPORAL_WORKER_MEMBERSHIP_PORT: String(ports.workerMembership),
     TEMPORAL_ADDRESS: `127.0.0.1:${ports.frontend}`,
     TEMPORAL_UI_PORT: String(options.uiPort ?? 0),
+    TEMPORAL_CODEC_ENDPOINT: options.uiCodecEndpoint ?? '',
     TEMPORAL_NAMESPACE: options.namespace ?? 'default',
     ...(options.maxConnections && {
       TEMPORAL_DB_MAX_CONNS: String(options.maxConnections.history),

@@ -1,3 +1,4 @@
+import { parsePayloadKeys, PayloadKeyConfigError } from './codec/encryption';
 import { z } from 'zod';
 import { DEFAULT_MESSAGE_POLICY, DEFAULT_SEND_LIMITS } from './client/request';
 import { DEFAULT_CALLBACK_IDLE_SECONDS, DEFAULT_SUBMIT_POLICY, type MessagePolicy } from './domain/message';
@@ -58,6 +59,31 @@ const configSchema = z.object({
    * milliseconds; this only bounds the unhealthy ones, so it is generous for a loaded server.
    */
   TEMPORAL_CALL_TIMEOUT_SECONDS: seconds.default(30),
+  /**
+   * Encrypts every workflow and activity payload (message bodies, numbers) before it reaches
+   * Temporal: `<key id>:<base64 of 32 random bytes>`, comma-separated; the first key seals, every
+   * key opens, so a new key goes first and an old one stays listed while its histories exist.
+   */
+  PAYLOAD_ENCRYPTION_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z
+      .string()
+      .optional()
+      .transform((value, context) => {
+        if (value === undefined) return undefined;
+        try {
+          return parsePayloadKeys(value);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: error instanceof PayloadKeyConfigError ? error.message : 'cannot be read' });
+          return z.NEVER;
+        }
+      }),
+  ),
+  /** Origins of the Temporal UI pages that may call the codec endpoint from a browser. */
+  TEMPORAL_UI_ORIGINS: z
+    .string()
+    .default('http://127.0.0.1:8233,http://localhost:8233')
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0)),
   /** How long one submit HTTP request may take before it counts as ambiguous. */
   SUBMIT_TIMEOUT_SECONDS: seconds.default(DEFAULT_SUBMIT_POLICY.timeoutSeconds),
   /** Longest a submit waits in its provider's queue (e.g. the provider was disabled) before the next candidate. */

@@ -5,8 +5,9 @@ import { createDatabase } from '../db/client';
 import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
-import { connectTemporalClient } from '../temporal/connect';
+import { connectTemporalClient, temporalClientOptionsFrom } from '../temporal/connect';
 import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
+import { codecPlugin } from './codec';
 import { ApiMetrics, buildOpsServer } from './metrics';
 import { buildApi } from './server';
 
@@ -24,11 +25,7 @@ const DRAIN_MS = 5000;
 const CLOSE_MS = 2000;
 
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const temporalOptions = {
-    address: config.TEMPORAL_ADDRESS,
-    namespace: config.TEMPORAL_NAMESPACE,
-    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
-  };
+  const temporalOptions = temporalClientOptionsFrom(config);
   // Submits and providers' reports each on a connection of their own: a flood of reports, or one
   // whose signal stalls, never holds up a client's submit.
   const [submits, deliveryReports] = await Promise.all([connectTemporalClient(temporalOptions), connectTemporalClient(temporalOptions)]);
@@ -56,6 +53,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   const ops = buildOpsServer(metrics, db, logger);
+  const codec = temporalOptions.dataConverter?.payloadCodecs?.[0];
+  if (codec) await ops.register(codecPlugin, { codec, uiOrigins: config.TEMPORAL_UI_ORIGINS });
   const opsUrl = await ops.listen({ host: config.OPS_HOST, port: config.OPS_PORT });
   return {
     app,

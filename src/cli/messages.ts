@@ -8,7 +8,8 @@ import {
   type RejectedRecipient,
 } from '../client';
 import { mapConcurrently } from '../concurrency';
-import type { Config } from '../config';
+import { payloadDataConverter } from '../codec';
+import { messagePolicyFrom, type Config } from '../config';
 import { DEMO_ACCOUNT_ID } from '../dev/seed';
 import { flag, parse, readTextFile, text, UsageError, type Parsed } from './args';
 import { BatchProgress, ProgressDisplay } from './progress';
@@ -59,7 +60,8 @@ export async function runMessageCommand(args: readonly string[], config: Config)
     namespace: config.TEMPORAL_NAMESPACE,
     accountId: optional(parsed.values.account) ?? DEMO_ACCOUNT_ID,
     limits: { maxSegments: config.MAX_SEGMENTS, maxBatchRecipients: config.MAX_BATCH_RECIPIENTS },
-    policy: { maxResends: config.MAX_RESENDS, callbackRetrySeconds: config.CALLBACK_RETRY_SECONDS },
+    policy: messagePolicyFrom(config),
+    dataConverter: payloadDataConverter(config.PAYLOAD_ENCRYPTION_KEY),
   });
   try {
     if (key === 'send') return await send(sdk, parsed, config.MAX_BATCH_RECIPIENTS);

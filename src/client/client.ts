@@ -8,7 +8,7 @@ import {
   type WorkflowExecutionDescription,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
+import { WorkflowIdReusePolicy, type DataConverter } from '@temporalio/common';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { CancelResult, MessageOutcome, MessagePolicy } from '../domain/message';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
@@ -105,6 +105,11 @@ export interface SmsRouterConnectOptions extends SendSettings {
   readonly tls?: ConnectionOptions['tls'];
   /** Temporal Cloud API key. */
   readonly apiKey?: ConnectionOptions['apiKey'];
+  /**
+   * Must match the router's workers: with PAYLOAD_ENCRYPTION_KEY set there, pass
+   * `payloadDataConverter(parsePayloadKeys(key))` from `smsrouter/client`.
+   */
+  readonly dataConverter?: DataConverter;
 }
 
 /** `waitForFinal` options. */
@@ -161,9 +166,9 @@ export class SmsRouterClient {
 
   /** Connects to Temporal; `close()` closes the connection again. */
   static async connect(options: SmsRouterConnectOptions): Promise<SmsRouterClient> {
-    const { address, namespace = 'default', tls, apiKey, ...rest } = options;
+    const { address, namespace = 'default', tls, apiKey, dataConverter, ...rest } = options;
     const connection = await Connection.connect({ address, tls, apiKey });
-    return new SmsRouterClient({ ...rest, client: new Client({ connection, namespace }) }, connection);
+    return new SmsRouterClient({ ...rest, client: new Client({ connection, namespace, dataConverter }) }, connection);
   }
 
   /** Closes the connection `connect` opened; a client passed in is left open for its owner. */

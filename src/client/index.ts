@@ -30,3 +30,6 @@ export {
 } from './request';
 export type { CancelResult, MessagePolicy } from '../domain/message';
 export type { MessageStatus } from '../domain/status';
+/** Payload encryption, to match workers that run with PAYLOAD_ENCRYPTION_KEY. */
+export { payloadDataConverter } from '../codec';
+export { parsePayloadKeys } from '../codec/encryption';

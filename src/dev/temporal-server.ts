@@ -21,6 +21,8 @@ export interface DevServerOptions {
    * which then stops it when it chooses (npm start stops Temporal last). Default: the caller's group.
    */
   readonly ownProcessGroup?: boolean;
+  /** The codec endpoint the UI decodes payloads with (PAYLOAD_ENCRYPTION_KEY); omitted = none. */
+  readonly uiCodecEndpoint?: string;
   /** `--sqlite-pragma` values for the state file; omitted = SQLITE_PRAGMAS. */
   readonly sqlitePragmas?: readonly string[];
 }
@@ -61,6 +63,7 @@ export function dynamicConfigValues(file = DYNAMIC_CONFIG_FILE): string[] {
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', 'warn'];
   if (options.uiPort > 0) args.push('--ui-port', String(options.uiPort));
+  if (options.uiPort > 0 && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   else args.push('--headless');
   if (options.dbFile) {
     mkdirSync(dirname(options.dbFile), { recursive: true });

@@ -1,11 +1,26 @@
 import { InterceptingCall, ListenerBuilder, RequesterBuilder, status, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { payloadDataConverter } from '../codec';
+import type { Config } from '../config';
 
 export interface TemporalClientOptions {
   readonly address: string;
   readonly namespace: string;
   /** Longest any one call may take, its retries included, unless the caller sets a shorter deadline. */
   readonly callTimeoutMs: number;
+  /** How payloads are encoded (encrypted when PAYLOAD_ENCRYPTION_KEY is set); Temporal's default otherwise. */
+  readonly dataConverter?: DataConverter;
+}
+
+/** A client of the router's namespace as the configuration describes it. */
+export function temporalClientOptionsFrom(config: Config): TemporalClientOptions {
+  return {
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
+    dataConverter: payloadDataConverter(config.PAYLOAD_ENCRYPTION_KEY),
+  };
 }
 
 /** A client on a connection of its own, and the way to close it without leaving calls behind. */
@@ -58,7 +73,7 @@ export async function connectTemporalClient(options: TemporalClientOptions): Pro
     interceptors: [deadlineAndTracking(options.callTimeoutMs, inFlight), makeGrpcRetryInterceptor(defaultGrpcRetryOptions())],
   });
   return {
-    client: new Client({ connection, namespace: options.namespace }),
+    client: new Client({ connection, namespace: options.namespace, dataConverter: options.dataConverter }),
     connection,
     async close() {
       // Cancelled is final; a call cut off by the closing channel instead would be retried by the

@@ -1,9 +1,20 @@
+import type { DataConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createDispatchActivities, type DispatchDependencies, ProviderPools } from '../activities';
 import { providerTaskQueue, SUBMIT_ACTIVITY_SLACK_MS } from '../domain/dispatch';
 import type { Provider } from '../generated/prisma/client';
+
+/** After the drain, the worker's last activities are cancelled; this long later it gives up on them. */
+const DISPATCH_FORCE_EXTRA_MS = 2000;
+
+/** Where workers poll, and how they read and write payloads: the same for every worker of a process. */
+export interface WorkerTarget {
+  readonly connection: NativeConnection;
+  readonly namespace: string;
+  readonly dataConverter?: DataConverter;
+}
 
 interface RunningDispatchWorker {
   readonly worker: Worker;
@@ -18,16 +29,12 @@ interface RunningDispatchWorker {
  * and its window as the number of submits in flight. `sync` starts, restarts and stops workers as providers change,
  * without restarting the process.
  */
-/** After the drain, the worker's last activities are cancelled; this long later it gives up on them. */
-const DISPATCH_FORCE_EXTRA_MS = 2000;
-
 export class DispatchWorkers {
   private readonly running = new Map<string, RunningDispatchWorker>();
   private readonly pools: ProviderPools;
 
   constructor(
-    private readonly connection: NativeConnection,
-    private readonly namespace: string,
+    private readonly target: WorkerTarget,
     private readonly deps: DispatchDependencies,
     private readonly logger: Logger,
     /** Fraction below the agreed TPS to dispatch at; see DISPATCH_HEADROOM in src/config.ts. */
@@ -67,16 +74,15 @@ export class DispatchWorkers {
     const rate = dispatchRate(provider.tps, this.headroom);
     // Stored on the server as the queue's own limit, so it holds from the very first task, before
     // any worker has polled (pollers also send it, and the last one to poll wins).
-    await this.connection.workflowService.updateTaskQueueConfig({
-      namespace: this.namespace,
+    await this.target.connection.workflowService.updateTaskQueueConfig({
+      namespace: this.target.namespace,
       identity: 'smsrouter',
       taskQueue: providerTaskQueue(provider.id),
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
       updateQueueRateLimit: { rateLimit: { requestsPerSecond: rate }, reason: `agreed TPS ${provider.tps} of provider ${provider.id}` },
     });
     const worker = await Worker.create({
-      connection: this.connection,
-      namespace: this.namespace,
+      ...this.target,
       taskQueue: providerTaskQueue(provider.id),
       activities: createDispatchActivities(this.deps, this.pools),
       maxTaskQueueActivitiesPerSecond: rate,

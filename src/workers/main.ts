@@ -10,7 +10,7 @@ import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
 import { assertTemporalSetUp, TemporalNotSetUpError } from '../temporal/namespace';
-import { connectTemporalClient } from '../temporal/connect';
+import { connectTemporalClient, temporalClientOptionsFrom } from '../temporal/connect';
 import { DispatchWorkers } from './dispatch';
 import { createRouterWorker } from './router';
 import { installTemporalRuntime, WORKER_SHUTDOWN } from './runtime';
@@ -54,11 +54,8 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   installTemporalRuntime();
   // Its own connection: the reconciler's calls never queue behind, or in front of, anyone else's.
-  const reconcilerTemporal = await connectTemporalClient({
-    address: config.TEMPORAL_ADDRESS,
-    namespace: config.TEMPORAL_NAMESPACE,
-    callTimeoutMs: config.TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
-  });
+  const temporalOptions = temporalClientOptionsFrom(config);
+  const reconcilerTemporal = await connectTemporalClient(temporalOptions);
   await assertTemporalSetUp(reconcilerTemporal.connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
     await reconcilerTemporal.close();
     throw error;
@@ -67,16 +64,15 @@ export async function startWorkers(
   const db = createDatabase(config.DATABASE_URL);
   const dispatchDb = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
+  const target = { connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalOptions.dataConverter };
   const router = await createRouterWorker({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
+    ...target,
     db,
     catalog,
     workflowBundle: options.workflowBundle,
   });
   const dispatch = new DispatchWorkers(
-    connection,
-    config.TEMPORAL_NAMESPACE,
+    target,
     // Its own connections: the about-to-send mark on every submit never queues behind status writes.
     { db: dispatchDb, catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     logger,
@@ -94,8 +90,7 @@ export async function startWorkers(
 
   const clientWebhookDependencies = { db, logger, allowPrivateAddresses: config.CALLBACK_ALLOW_PRIVATE };
   const callbacks = await Worker.create({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
+    ...target,
     taskQueue: CALLBACKS_TASK_QUEUE,
     activities: {
       ...createNotifyActivities(clientWebhookDependencies),

@@ -1,15 +1,14 @@
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createRouterActivities } from '../activities';
 import { createInboundActivities } from '../activities/inbound';
 import { SuppressionList } from '../inbound/suppression';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { RoutingCatalog } from '../routing/catalog';
+import type { WorkerTarget } from './dispatch';
 import { WORKER_SHUTDOWN } from './runtime';
 
-export interface RouterWorkerOptions {
-  readonly connection: NativeConnection;
-  readonly namespace: string;
+export interface RouterWorkerOptions extends WorkerTarget {
   readonly db: Database;
   readonly catalog: RoutingCatalog;
   /** A prebuilt bundle (tests and benchmarks build it once); otherwise the workflows are bundled here. */
@@ -26,6 +25,7 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
+    dataConverter: options.dataConverter,
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
     activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions) },

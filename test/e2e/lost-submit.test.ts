@@ -49,8 +49,7 @@ async function send(to: string): Promise<string> {
 async function replaceDispatchWorkers(): Promise<void> {
   await dispatch?.shutdown();
   dispatch = new DispatchWorkers(
-    connection,
-    stack.config.TEMPORAL_NAMESPACE,
+    { connection, namespace: stack.config.TEMPORAL_NAMESPACE },
     { db: stack.db, catalog: stack.workers.catalog, publicBaseUrl: stack.config.PUBLIC_BASE_URL, submitTimeoutMs: stack.config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     createLogger('warn', 'test'),
     stack.config.DISPATCH_HEADROOM,

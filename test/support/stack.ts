@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { applyMigrations } from '../../scripts/migrate';
+import { payloadDataConverter } from '../../src/codec';
 import { dropDatabase, throwawayDatabaseUrl } from './database';
 import { credentialsRefOf, insertProvider, type ProviderRows } from './provider-rows';
 import { startApi, type RunningApi } from '../../src/api/main';
@@ -103,7 +104,8 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   const api = await startApi(config, logger);
   const startWorkerSet = async () => startWorkers(config, logger, { workflowBundle: await workflowBundle() });
   const connection = await Connection.connect({ address: devServer.address });
-  const temporal = new Client({ connection });
+  // Reads payloads as the router's own clients do: encrypted when the stack runs with a key.
+  const temporal = new Client({ connection, dataConverter: payloadDataConverter(config.PAYLOAD_ENCRYPTION_KEY) });
 
   const stack: TestStack = {
     config,
