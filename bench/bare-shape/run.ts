@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { performance } from 'node:perf_hooks';
+import { mapConcurrently } from '../../src/concurrency';
 import { createBareShapeActivities } from './activities';
 import { BARE_DISPATCH_TASK_QUEUE, BARE_ROUTER_TASK_QUEUE, bareMessageWorkflow } from './workflows';
 
@@ -61,15 +62,7 @@ export async function runBareShape(options: BareShapeOptions): Promise<BareShape
 
   async function measure(): Promise<BareShapeRun> {
     const started = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(options.concurrency, ids.length) }, async () => {
-        for (let index = next++; index < ids.length; index = next++) {
-          const id = ids[index];
-          if (id !== undefined) await client.workflow.start(bareMessageWorkflow, { workflowId: id, taskQueue: BARE_ROUTER_TASK_QUEUE, args: [id] });
-        }
-      }),
-    );
+    await mapConcurrently(ids, options.concurrency, (id) => client.workflow.start(bareMessageWorkflow, { workflowId: id, taskQueue: BARE_ROUTER_TASK_QUEUE, args: [id] }));
     await Promise.all(ids.map((id) => client.workflow.getHandle(id).result()));
     const seconds = (performance.now() - started) / 1000;
     if (reportFailures > 0) throw new Error(`${reportFailures} bare reports could not be signalled`);
