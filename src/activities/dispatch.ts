@@ -2,6 +2,8 @@ import { activityInfo, ApplicationFailure } from '@temporalio/activity';
 import { errors as undiciErrors, Pool } from 'undici';
 import type { Database } from '../db/client';
 import { SUBMIT_ACTIVITY_SLACK_MS, SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../domain/dispatch';
+import { OPTED_OUT_ERROR_CODE } from '../domain/opt-out';
+import { SuppressionList } from '../inbound/suppression';
 import { adapterFor } from '../providers';
 import { readCredentials } from '../providers/credentials';
 import { AmbiguousSubmitError } from '../providers/errors';
@@ -118,11 +120,13 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
             details: [outcome.code, outcome.retryAfterMs],
           });
         case 'permanent':
+          if (outcome.recipientOptedOut) await new SuppressionList(deps.db).addRecipientOf(input.sms.messageId, outcome.code);
           throw ApplicationFailure.create({
             type: SUBMIT_FAILURE.permanent,
-            message: outcome.reason,
+            message: outcome.recipientOptedOut ? `${outcome.reason} (${outcome.code})` : outcome.reason,
             nonRetryable: true,
-            details: [outcome.code],
+            // An opted-out recipient is final for every route: the workflow must not fail over.
+            details: [outcome.recipientOptedOut ? OPTED_OUT_ERROR_CODE : outcome.code],
           });
       }
     },

@@ -8,6 +8,9 @@
 
 export type KeywordKind = 'opt_out' | 'opt_in' | 'help';
 
+/** The error a message to an opted-out recipient ends with (`rejected`), whoever found out: our list or the provider. */
+export const OPTED_OUT_ERROR_CODE = 'opted_out';
+
 /** How a body matched: only `exact` is unambiguous; the others are flagged for review. */
 export type KeywordMatch = 'exact' | 'first_word' | 'plain_language';
 

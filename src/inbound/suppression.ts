@@ -47,6 +47,17 @@ export class SuppressionList {
   }
 
   /** True when the pair was on the list. */
+  /**
+   * A provider refused a message because its recipient opted out: the message's account stops
+   * sending to that number on every provider.
+   */
+  async addRecipientOf(messageId: string, source: string): Promise<void> {
+    await this.db.$executeRaw`
+      INSERT INTO "Suppression" ("accountId", "number", "reason", "source")
+      SELECT "accountId", "to", 'provider', ${source} FROM "Message" WHERE "id" = ${messageId}
+      ON CONFLICT ("accountId", "number") DO NOTHING`;
+  }
+
   async remove(accountId: string, number: string): Promise<boolean> {
     const removed = await this.db.suppression.deleteMany({ where: { accountId, number } });
     this.cache.delete(pairKey(accountId, number));

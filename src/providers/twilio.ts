@@ -42,6 +42,7 @@ const SUBMIT_ERRORS: Readonly<Record<string, SubmitErrorEntry>> = {
   '21212': { kind: 'permanent', reason: "invalid 'From' number" },
   '21606': { kind: 'permanent', reason: "'From' number cannot send to this destination" },
   '21611': { kind: 'transient', reason: "'From' number has more than 10 hours of messages queued" },
+  '21610': { kind: 'permanent', reason: 'the recipient replied STOP to this sender', optedOut: true },
   '21614': { kind: 'permanent', reason: "'To' number is not a mobile number" },
   '21617': { kind: 'permanent', reason: 'body exceeds 1,600 characters' },
 };
@@ -144,7 +145,7 @@ export const twilioAdapter: ProviderAdapter = {
     const entry = code === undefined ? undefined : SUBMIT_ERRORS[code];
     const reason = scalarText(parsed?.message) ?? entry?.reason ?? `HTTP ${response.statusCode}`;
     const outcomeCode = code === undefined ? `twilio:http_${response.statusCode}` : `twilio:${code}`;
-    return failedSubmit(failureKind(response.statusCode, entry), outcomeCode, reason, response);
+    return failedSubmit(failureKind(response.statusCode, entry), outcomeCode, reason, response, entry);
   },
 
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[] {

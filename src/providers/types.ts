@@ -42,7 +42,13 @@ export interface HttpResponse {
 export type SubmitOutcome =
   | { readonly kind: 'accepted'; readonly providerMessageIds: readonly string[] }
   | { readonly kind: 'transient'; readonly code: string; readonly reason: string; readonly retryAfterMs?: number }
-  | { readonly kind: 'permanent'; readonly code: string; readonly reason: string };
+  | {
+      readonly kind: 'permanent';
+      readonly code: string;
+      readonly reason: string;
+      /** The provider refuses because the recipient opted out (Twilio 21610): no other provider may send either. */
+      readonly recipientOptedOut?: true;
+    };
 
 /** A provider's DLR callback exactly as it reached our webhook. */
 export interface InboundCallback {

@@ -33,6 +33,7 @@ import {
   type StatusChange,
   type SubmitPolicy,
 } from '../domain/message';
+import { OPTED_OUT_ERROR_CODE } from '../domain/opt-out';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { isFinalReportStatus, isFinalStatus, type DeliveryReportStatus, type MessageStatus } from '../domain/status';
 import type { DeliveryReport } from '../providers/types';
@@ -171,13 +172,17 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     for (;;) {
       if (stopRequested()) return finish(stoppedOutcome());
       const candidate = await route(tried);
-      if (candidate === 'suppressed') return finish({ status: 'rejected', errorCode: 'opted_out', reason: 'the recipient opted out of messages from this account' });
+      if (candidate === 'suppressed') return finish({ status: 'rejected', errorCode: OPTED_OUT_ERROR_CODE, reason: 'the recipient opted out of messages from this account' });
       if (!candidate) return finish(lastFailure);
       tried.push(candidate.providerId);
       const providerId = candidate.providerId;
 
       const attempt = await attemptDelivery(candidate);
       if (attempt.kind === 'stopped') return finish(stoppedOutcome());
+      if (attempt.kind === 'failed' && attempt.errorCode === OPTED_OUT_ERROR_CODE) {
+        // The provider enforces the recipient's STOP: no other route may send it either.
+        return finish({ status: 'rejected', providerId, errorCode: OPTED_OUT_ERROR_CODE, reason: attempt.reason });
+      }
       if (attempt.kind === 'failed') {
         lastFailure = { status: 'failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason };
         journal.queue({ status: 'attempt_failed', providerId, errorCode: attempt.errorCode, reason: attempt.reason });

@@ -63,6 +63,29 @@ describe('opt-out', () => {
     assert.equal(stack.simulator.acceptedFor(allowed).length, 1);
   });
 
+  test('a provider refusing an opted-out recipient (Twilio 21610) ends the message rejected, fails over nowhere and blocks the next send', async () => {
+    const twilio = { accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'ttoken' };
+    await stack.addProvider({ id: 'stop-twilio', dialect: 'twilio', credentials: twilio, routes: [{ prefix: '4479', priority: 0 }] });
+    await stack.addProvider({ id: 'stop-fallback', dialect: 'generic', credentials: { apiKey: 'k' }, routes: [{ prefix: '4479', priority: 1 }] });
+    stack.simulator.configure('stop-twilio', { failNext: { failure: 'opted_out', count: 1 } });
+    const handset = '+447900123456';
+
+    const refused = await send(handset);
+    const outcome = await settled(refused);
+    assert.equal(outcome.status, 'rejected');
+    assert.equal(outcome.errorCode, 'opted_out');
+    assert.equal(stack.simulator.submitsFor(refused).length, 1, 'only the provider that refused it saw it: no failover');
+    const suppression = await stack.db.suppression.findUnique({ where: { accountId_number: { accountId: 'demo', number: handset } } });
+    assert.equal(suppression?.reason, 'provider');
+    assert.equal(suppression?.source, 'twilio:21610');
+
+    // Routers cache a verdict for at most 0.5 s; the promise is "from then on, within 1 s".
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const next = await send(handset);
+    assert.equal((await settled(next)).errorCode, 'opted_out');
+    assert.deepEqual(stack.simulator.submitsFor(next), [], 'the next message reached no provider');
+  });
+
   test("another account's STOP does not block this account", async () => {
     const handset = '+447400123457';
     await stack.db.account.create({ data: { id: 'other', name: 'Other' } });

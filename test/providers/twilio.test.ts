@@ -113,6 +113,12 @@ const responseCases: readonly { label: string; response: HttpResponse; expected:
     expected: { kind: 'permanent', code: 'twilio:21211', reason: "The 'To' number 5551234567 is not a valid phone number." },
   },
   {
+    // https://www.twilio.com/docs/api/errors/21610: the recipient replied STOP to this sender.
+    label: 'documented 400 / 21610 unsubscribed recipient: permanent, and the recipient opted out',
+    response: twilioError(400, 21610, 'Attempt to send to unsubscribed recipient'),
+    expected: { kind: 'permanent', code: 'twilio:21610', reason: 'Attempt to send to unsubscribed recipient', recipientOptedOut: true },
+  },
+  {
     label: 'throttled: 429 / 20429 with Retry-After',
     response: twilioError(429, 20429, 'Too Many Requests', { 'retry-after': '3' }),
     expected: { kind: 'transient', code: 'twilio:20429', reason: 'Too Many Requests', retryAfterMs: 3000 },
@@ -397,6 +403,7 @@ const SIMULATED_FAILURES: readonly { failure: SimulatedFailure; expected: Submit
   { failure: 'server_error', expected: { kind: 'transient', code: 'twilio:20500', reason: 'Internal Server Error' } },
   { failure: 'invalid_number', expected: { kind: 'permanent', code: 'twilio:21211', reason: "The 'To' number is not a valid phone number." } },
   { failure: 'auth', expected: { kind: 'permanent', code: 'twilio:20003', reason: 'Authenticate' } },
+  { failure: 'opted_out', expected: { kind: 'permanent', code: 'twilio:21610', reason: 'Attempt to send to unsubscribed recipient', recipientOptedOut: true } },
 ];
 
 for (const { failure, expected } of SIMULATED_FAILURES) {

@@ -5,6 +5,8 @@ import { retryAfterMs } from './http';
 export interface SubmitErrorEntry {
   readonly kind: 'transient' | 'permanent';
   readonly reason: string;
+  /** The recipient opted out of the sender (a STOP the provider enforces). */
+  readonly optedOut?: true;
 }
 
 /** One row of a provider's delivery-report error-code table. */
@@ -30,8 +32,8 @@ export function failureKind(statusCode: number, entry: SubmitErrorEntry | undefi
 }
 
 /** A refused submit; a transient one carries the provider's Retry-After when it sent one. */
-export function failedSubmit(kind: FailureKind, code: string, reason: string, response: HttpResponse): SubmitOutcome {
-  if (kind === 'permanent') return { kind, code, reason };
+export function failedSubmit(kind: FailureKind, code: string, reason: string, response: HttpResponse, entry?: SubmitErrorEntry): SubmitOutcome {
+  if (kind === 'permanent') return entry?.optedOut ? { kind, code, reason, recipientOptedOut: true } : { kind, code, reason };
   const retryAfter = retryAfterMs(response.headers);
   return retryAfter === undefined ? { kind, code, reason } : { kind, code, reason, retryAfterMs: retryAfter };
 }

@@ -16,6 +16,8 @@ const FAILURES: Readonly<
   throttled: { statusCode: 429, code: '0x0209', message: 'Resource temporarily unavailable', variables: [] },
   server_error: { statusCode: 500, code: '0x0201', message: 'Unknown error', variables: [] },
   invalid_number: { statusCode: 400, code: '0x0308', message: 'Invalid Argument: %1', variables: ['recipients.0.msisdn'] },
+  // GatewayAPI documents no opt-out refusal at submit (PROVIDERS.md 5c): the nearest is refusing the number.
+  opted_out: { statusCode: 400, code: '0x0308', message: 'Invalid Argument: %1', variables: ['recipients.0.msisdn'] },
   auth: { statusCode: 401, code: '0x0210', message: 'Invalid username: %1', variables: ['(token)'] },
 };
 

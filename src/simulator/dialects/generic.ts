@@ -5,6 +5,8 @@ const FAILURES: Readonly<Record<SimulatedFailure, { statusCode: number; code: st
   throttled: { statusCode: 429, code: 'throttled', message: 'too many requests' },
   server_error: { statusCode: 503, code: 'unavailable', message: 'service unavailable' },
   invalid_number: { statusCode: 400, code: 'invalid_number', message: 'destination is not a valid number' },
+  // Our generic format has no opt-out refusal: the nearest is refusing the number.
+  opted_out: { statusCode: 400, code: 'invalid_number', message: 'destination does not accept messages from this sender' },
   auth: { statusCode: 401, code: 'unauthorized', message: 'bad credentials' },
 };
 

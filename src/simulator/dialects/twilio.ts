@@ -9,6 +9,7 @@ const FAILURES: Readonly<Record<SimulatedFailure, { readonly statusCode: number;
   throttled: { statusCode: 429, code: 20429, message: 'Too Many Requests' },
   server_error: { statusCode: 500, code: 20500, message: 'Internal Server Error' },
   invalid_number: { statusCode: 400, code: 21211, message: "The 'To' number is not a valid phone number." },
+  opted_out: { statusCode: 400, code: 21610, message: 'Attempt to send to unsubscribed recipient' },
   auth: { statusCode: 401, code: 20003, message: 'Authenticate' },
 };
 

@@ -21,7 +21,8 @@ export interface SimulatorRequest {
 }
 
 /** Failures the simulator can be told to answer with, in each format's own words. */
-export type SimulatedFailure = 'throttled' | 'server_error' | 'invalid_number' | 'auth';
+/** `opted_out`: the recipient sent STOP to the sender, in the dialect's own words where it has any (Twilio 21610). */
+export type SimulatedFailure = 'throttled' | 'server_error' | 'invalid_number' | 'auth' | 'opted_out';
 
 /** Final outcomes the simulator can report in a DLR. */
 export type SimulatedOutcome = 'delivered' | 'undelivered' | 'expired' | 'rejected';

@@ -11,6 +11,8 @@ const FAILURES: Readonly<Record<SimulatedFailure, { readonly status: string; rea
   throttled: { status: '1', errorText: 'Throughput Rate Exceeded - please wait [ 1000 ] and retry' },
   server_error: { status: '5', errorText: 'Internal Error' },
   invalid_number: { status: '6', errorText: 'Unroutable message - rejected' },
+  // Vonage accepts and then reports err-code 9 (PROVIDERS.md 5a); at submit the nearest is a refusal.
+  opted_out: { status: '6', errorText: 'Unroutable message - rejected' },
   auth: { status: '4', errorText: 'Bad Credentials' },
 };
 
