@@ -535,3 +535,15 @@ test('REST: a provider\'s webhook URLs carry its token; rotation keeps the previ
   assert.equal(unauthenticated.statusCode, 401);
   await app.close();
 });
+
+test('CLI: `providers webhooks` prints the URLs with the token; `rotate-webhook-secret` changes them', async () => {
+  await admin.addProvider(providerInput('alpha'));
+  const shown = await cli('providers', 'webhooks', 'alpha', '--json');
+  assert.equal(shown.code, 0, shown.stderr);
+  const before = JSON.parse(shown.stdout) as { deliveryReports: string; inbound: string };
+  assert.equal(checkWebhookToken(before.inbound, await db.provider.findUniqueOrThrow({ where: { id: 'alpha' } }), new Date()), 'valid');
+  const rotated = await cli('providers', 'rotate-webhook-secret', 'alpha', '--grace-seconds', '60');
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.match(rotated.stdout, /^delivery reports: \S+\/v1\/dlr\/alpha\?token=\S+\ninbound: +\S+\/v1\/inbound\/alpha\?token=\S+\nprevious token accepted until \S+\n$/);
+  assert.ok(!rotated.stdout.includes(before.deliveryReports), 'a new token');
+});
