@@ -40,6 +40,14 @@ async function view(id: string): Promise<MessageView> {
   return (await call<MessageView>('GET', `/v1/messages/${id}`)).body;
 }
 
+/** The message once the provider took it, while its report is held back. */
+async function whenSubmitted(id: string): Promise<MessageView> {
+  return eventually(async () => {
+    const current = await view(id);
+    return current.status === 'submitted' ? current : undefined;
+  });
+}
+
 /** The message once its workflow has ended. */
 async function settled(id: string): Promise<MessageView> {
   await stack.temporal.workflow.getHandle(id).result();
@@ -145,10 +153,7 @@ describe('delivery reports', () => {
     stack.simulator.configure('reports', { dlrDelayMs: 60_000 });
     try {
       const id = await send({ to: '+4560123403' });
-      const submitted = await eventually(async () => {
-        const current = await view(id);
-        return current.status === 'submitted' ? current : undefined;
-      });
+      const submitted = await whenSubmitted(id);
       // No reference: the router has to find the message by (provider, provider message id).
       assert.equal(await postDlr('reports', { id: submitted.providerMessageId, status: 'delivered' }), 200);
       assert.equal((await settled(id)).status, 'delivered');
@@ -169,10 +174,7 @@ describe('delivery reports', () => {
     stack.simulator.configure('unsigned-route', { dlrDelayMs: 60_000 });
     try {
       const id = await send({ to: '+4563123401' });
-      const submitted = await eventually(async () => {
-        const current = await view(id);
-        return current.status === 'submitted' ? current : undefined;
-      });
+      const submitted = await whenSubmitted(id);
       const reportsBefore = await stack.db.deliveryReport.count();
       // The error says another route may reach the handset: accepted, it would make us pay for a resend.
       const forged = { id: submitted.providerMessageId, reference: id, status: 'undelivered', errorCode: 'network_error' };
