@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * Run by test/e2e/secrets-in-logs.test.ts in a child process whose every output line is kept:
  * the whole stack at LOG_LEVEL=debug, traffic that uses every kind of secret (API key, admin key,
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
 
     // A callback refused at send time (a workflow started past the API's check), which logs.
     const refused: MessageRequest = {
-      messageId: 'secrets-refused-callback',
+      // Our ids' shape: a delivery report naming anything else is refused at the door.
+      messageId: randomUUID(),
       accountId: 'leaky',
       to: '+4560123453',
       country: 'DK',
