@@ -77,9 +77,9 @@ const webhooksSchema = {
 
 const rotateWebhookSecretSchema = {
   ...admin,
-  summary: "Rotate a provider's webhook token; the previous one stays valid for graceSeconds (default a week)",
+  // The body is optional, so it has no schema here: the service validates `{ graceSeconds? }`.
+  summary: "Rotate a provider's webhook token; body { graceSeconds? }: how long the previous one stays valid (default a week)",
   params: idParams,
-  body: { type: 'object', properties: { graceSeconds: { type: 'integer' } } },
   response: { 200: webhooksView, ...errorResponses },
 } as const;
 

@@ -523,6 +523,10 @@ test('REST: a provider\'s webhook URLs carry its token; rotation keeps the previ
   assert.equal(checkWebhookToken(before.inbound, rotatedRow, graceEnd), 'invalid', 'previous token once the grace period is over');
   assert.equal((await app.inject({ method: 'GET', url: '/v1/admin/providers/alpha/webhooks', headers })).json().deliveryReports, after.deliveryReports);
 
+  const withDefaultGrace = await app.inject({ method: 'POST', url: '/v1/admin/providers/alpha/webhooks/rotate', headers });
+  assert.equal(withDefaultGrace.statusCode, 200, withDefaultGrace.body);
+  const weekFromNow = Date.now() + 7 * 24 * 3600 * 1000;
+  assert.ok(Math.abs(Date.parse(withDefaultGrace.json().previousSecretValidUntil) - weekFromNow) < 60_000, 'a week of grace by default');
   const again = await app.inject({ method: 'POST', url: '/v1/admin/providers/alpha/webhooks/rotate', headers, payload: { graceSeconds: 0 } });
   assert.equal(again.json().previousSecretValidUntil, null);
   assert.equal(checkWebhookToken(after.inbound, await secretsOfAlpha(), new Date()), 'invalid', 'no grace: the previous token is refused at once');
