@@ -68,19 +68,14 @@ const webhooksView = {
   },
 } as const;
 
-const webhooksSchema = {
-  ...admin,
-  summary: "A provider's webhook URLs, with our token",
-  params: idParams,
-  response: { 200: webhooksView, ...errorResponses },
-} as const;
-
+const webhooksResponse = { 200: webhooksView, ...errorResponses } as const;
+const webhooksSchema = { ...admin, summary: "A provider's webhook URLs, with our token", params: idParams, response: webhooksResponse } as const;
+// The body is optional, so it has no schema here: the service validates `{ graceSeconds? }`.
 const rotateWebhookSecretSchema = {
   ...admin,
-  // The body is optional, so it has no schema here: the service validates `{ graceSeconds? }`.
   summary: "Rotate a provider's webhook token; body { graceSeconds? }: how long the previous one stays valid (default a week)",
   params: idParams,
-  response: { 200: webhooksView, ...errorResponses },
+  response: webhooksResponse,
 } as const;
 
 const listProvidersSchema = {
