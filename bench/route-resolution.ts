@@ -54,6 +54,9 @@ function providers(): Provider[] {
     dlrTimeoutSeconds: 60,
     deliveryGuarantee: 'at_most_once',
     enabled: index >= DISABLED_PROVIDERS,
+    webhookSecret: 'not-used-by-routing',
+    previousWebhookSecret: null,
+    previousSecretValidUntil: null,
     createdAt: EPOCH,
     updatedAt: EPOCH,
   }));

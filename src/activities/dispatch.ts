@@ -7,6 +7,7 @@ import { SuppressionList } from '../inbound/suppression';
 import { adapterFor } from '../providers';
 import { readCredentials } from '../providers/credentials';
 import { AmbiguousSubmitError } from '../providers/errors';
+import { providerWebhookUrls } from '../providers/webhook-token';
 import type { HttpResponse } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { claimSubmitAttempt } from './submit-attempts';
@@ -15,7 +16,7 @@ export interface DispatchDependencies {
   /** Where a submit attempt is marked before its request can leave (see claimSubmitAttempt). */
   readonly db: Database;
   readonly catalog: RoutingCatalog;
-  /** Base of our public URL; providers are told to call `<base>/v1/dlr/<provider id>`. */
+  /** Base of our public URL; providers are told to call `<base>/v1/dlr/<provider id>?token=…`. */
   readonly publicBaseUrl: string;
   readonly submitTimeoutMs: number;
 }
@@ -84,7 +85,7 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
       const adapter = adapterFor(provider.adapter);
       const credentials = readCredentials(provider.credentialsRef);
       const request = adapter.buildSubmitRequest(
-        { ...input.sms, deliveryReportUrl: `${deps.publicBaseUrl}/v1/dlr/${encodeURIComponent(provider.id)}` },
+        { ...input.sms, deliveryReportUrl: providerWebhookUrls(deps.publicBaseUrl, provider).deliveryReports },
         credentials,
       );
       const base = new URL(provider.baseUrl);

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AccountAdmin } from '../accounts/admin';
 import type { RoutingAdmin } from '../routing/admin';
+import type { ProviderWebhookAdmin } from '../routing/provider-webhooks';
 import { accountRoutes } from './admin-accounts';
 import { adminOperation as admin, idParams, objectBody, type IdParams } from './admin-schemas';
 import { ApiError, errorResponses, fromAdminErrors as call } from './errors';
@@ -9,6 +10,7 @@ import { ApiError, errorResponses, fromAdminErrors as call } from './errors';
 export interface AdminPluginOptions {
   readonly admin: RoutingAdmin;
   readonly accounts: AccountAdmin;
+  readonly webhooks: ProviderWebhookAdmin;
   /** Unset: every admin endpoint answers 403 admin_disabled. */
   readonly adminApiKey: string | undefined;
 }
@@ -53,6 +55,28 @@ const routeView = { type: 'object', required: Object.keys(routeProperties), prop
 
 const providerResponse = { 200: providerView, 201: providerView, ...errorResponses } as const;
 const routeResponse = { 201: routeView, ...errorResponses } as const;
+
+// The token in these URLs is a secret: shown only to holders of the admin key, for the provider's dashboard.
+const webhooksView = {
+  type: 'object',
+  required: ['provider', 'deliveryReports', 'inbound', 'previousSecretValidUntil'],
+  properties: {
+    provider: { type: 'string' },
+    deliveryReports: { type: 'string', description: 'DLR callback URL with our token; we send it with each submit' },
+    inbound: { type: 'string', description: "inbound SMS webhook URL with our token, for the provider's dashboard" },
+    previousSecretValidUntil: { type: ['string', 'null'], description: 'until when URLs from before the last rotation are accepted' },
+  },
+} as const;
+
+const webhooksResponse = { 200: webhooksView, ...errorResponses } as const;
+const webhooksSchema = { ...admin, summary: "A provider's webhook URLs, with our token", params: idParams, response: webhooksResponse } as const;
+// The body is optional, so it has no schema here: the service validates `{ graceSeconds? }`.
+const rotateWebhookSecretSchema = {
+  ...admin,
+  summary: "Rotate a provider's webhook token; body { graceSeconds? }: how long the previous one stays valid (default a week)",
+  params: idParams,
+  response: webhooksResponse,
+} as const;
 
 const listProvidersSchema = {
   ...admin,
@@ -135,7 +159,7 @@ interface RouteFilterQuery {
  * and API keys, for operators holding the admin key. The work is the admin services', shared with the CLI.
  */
 export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, options) => {
-  const { admin, accounts, adminApiKey } = options;
+  const { admin, accounts, webhooks, adminApiKey } = options;
   app.addHook('onRequest', requireAdminKey(adminApiKey));
 
   // A routing table kept in version control is usually YAML; it goes to the service as text.
@@ -153,6 +177,14 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (app, o
 
   app.post<{ Params: IdParams }>('/v1/admin/providers/:id/disable', { schema: disableProviderSchema }, async (request) =>
     call(admin.disableProvider(request.params.id)),
+  );
+
+  app.get<{ Params: IdParams }>('/v1/admin/providers/:id/webhooks', { schema: webhooksSchema }, async (request) =>
+    call(webhooks.webhooks(request.params.id)),
+  );
+
+  app.post<{ Params: IdParams }>('/v1/admin/providers/:id/webhooks/rotate', { schema: rotateWebhookSecretSchema }, async (request) =>
+    call(webhooks.rotate(request.params.id, request.body ?? {})),
   );
 
   app.get<{ Querystring: RouteFilterQuery }>('/v1/admin/routes', { schema: listRoutesSchema }, async (request) => ({

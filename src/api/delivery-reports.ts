@@ -9,7 +9,7 @@ import type { DeliveryReport } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { deliveryReportSignal } from '../workflows';
 import { ApiError, errorResponses } from './errors';
-import { keepRawBody, providerCallback } from './provider-callback';
+import { keepRawBody, providerCallback, requireCallbackProof } from './provider-callback';
 import type { ApiMetrics } from './metrics';
 
 export interface DeliveryReportsPluginOptions {
@@ -53,9 +53,13 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
     const provider = await catalog.provider(providerId);
     if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
 
+    const adapter = adapterFor(provider.adapter);
+    const credentials = readCredentials(provider.credentialsRef);
+    const callback = providerCallback(request, publicBaseUrl);
+    requireCallbackProof(callback, provider, adapter, credentials);
     let reports: DeliveryReport[];
     try {
-      reports = adapterFor(provider.adapter).parseDeliveryReport(providerCallback(request, publicBaseUrl), readCredentials(provider.credentialsRef));
+      reports = adapter.parseDeliveryReport(callback, credentials);
     } catch (error) {
       if (error instanceof DeliveryReportAuthError) throw new ApiError(401, 'unauthorized', error.message);
       if (error instanceof DeliveryReportFormatError) {

@@ -6,7 +6,7 @@ import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import { inboundPairWorkflowId } from '../domain/inbound';
 import { InvalidPhoneNumberError, normaliseInboundAddress } from '../domain/phone';
 import { InboundStore, type StoredInbound } from '../inbound/store';
-import { inboundAdapterFor } from '../providers';
+import { adapterFor, inboundAdapterFor } from '../providers';
 import { readCredentials } from '../providers/credentials';
 import { DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from '../providers/errors';
 import type { InboundSms } from '../providers/types';
@@ -14,7 +14,7 @@ import type { RoutingCatalog } from '../routing/catalog';
 import { inboundArrivedSignal, inboundMessageWorkflow, inboundPairWorkflow } from '../workflows/inbound';
 import type { ApiKeyAuthenticator } from './auth';
 import { ApiError, errorResponses } from './errors';
-import { keepRawBody, providerCallback } from './provider-callback';
+import { keepRawBody, providerCallback, requireCallbackProof } from './provider-callback';
 import type { ApiMetrics } from './metrics';
 import { rangeOf, type StatsRange } from './stats';
 
@@ -138,9 +138,12 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
     const provider = await catalog.provider(providerId);
     if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
     const adapter = inboundAdapterFor(provider.adapter);
+    const credentials = readCredentials(provider.credentialsRef);
+    const callback = providerCallback(request, publicBaseUrl);
+    requireCallbackProof(callback, provider, adapterFor(provider.adapter), credentials);
     let messages: InboundSms[];
     try {
-      messages = adapter.parseInbound(providerCallback(request, publicBaseUrl), readCredentials(provider.credentialsRef));
+      messages = adapter.parseInbound(callback, credentials);
     } catch (error) {
       if (error instanceof DeliveryReportAuthError) throw new ApiError(401, 'unauthorized', error.message);
       if (error instanceof InboundFormatError || error instanceof DeliveryReportFormatError) {

@@ -10,6 +10,7 @@ import { AccountAdmin } from '../accounts/admin';
 import { QuotaExceededError, SubmitQuota } from '../accounts/quota';
 import { CallbackUrlRefusedError } from '../callbacks/address-policy';
 import { RoutingAdmin } from '../routing/admin';
+import { ProviderWebhookAdmin } from '../routing/provider-webhooks';
 import { adminPlugin } from './admin';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
@@ -77,7 +78,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     metrics,
     signalBudgetMs: options.dlrSignalBudgetMs,
   });
-  await app.register(adminPlugin, { admin: new RoutingAdmin(options.db), accounts: new AccountAdmin(options.db), adminApiKey: options.adminApiKey });
+  await app.register(adminPlugin, {
+    admin: new RoutingAdmin(options.db),
+    accounts: new AccountAdmin(options.db),
+    webhooks: new ProviderWebhookAdmin(options.db, options.publicBaseUrl),
+    adminApiKey: options.adminApiKey,
+  });
   await app.register(statsPlugin, { db: options.db, auth });
   await app.register(inboundPlugin, { ...options, auth, metrics, webhookRetrySeconds: options.policy.callbackRetrySeconds });
   await app.register(numbersPlugin, { numbers: new NumbersService(options.db), auth, adminApiKey: options.adminApiKey, allowPrivateWebhooks: options.allowPrivateCallbacks });

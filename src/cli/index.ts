@@ -4,6 +4,7 @@ import { SmsRouterError } from '../client';
 import { ConfigError, loadConfig } from '../config';
 import { createDatabase } from '../db/client';
 import { RoutingAdmin } from '../routing/admin';
+import { ProviderWebhookAdmin, type ProviderWebhooksView } from '../routing/provider-webhooks';
 import type { ProviderView, RouteExplanation, RouteView } from '../routing/admin-views';
 import { ACCOUNT_USAGE, isAccountCommand, runAccountCommand } from './accounts';
 import { defined, flag, numeric, optionalText, output, parse, readTextFile, table, text, UsageError, type Options, type Parsed } from './args';
@@ -21,6 +22,9 @@ const USAGE = `usage: npm run cli -- <command>
                 [--credentials-ref ENV_VAR | --no-credentials] [--dlr-timeout SECONDS]
                 [--delivery-guarantee ...] [--enable | --disable] [--json]
   providers disable ID
+  providers webhooks ID [--json]  the DLR and inbound URLs, with our token, for the provider's dashboard
+  providers rotate-webhook-secret ID [--grace-seconds N] [--json]
+                                  a new token; the old one is accepted for N s more (default a week)
   routes list [--prefix P] [--provider ID] [--account ID] [--json]
   routes add --prefix P --provider ID [--priority N] [--weight N] [--price X]
                 [--account ID] [--sender FROM] [--json]
@@ -77,6 +81,11 @@ function providersTable(providers: readonly ProviderView[]): string {
   );
 }
 
+function webhooksText(webhooks: ProviderWebhooksView): string {
+  const grace = webhooks.previousSecretValidUntil ? `\nprevious token accepted until ${webhooks.previousSecretValidUntil}` : '';
+  return `delivery reports: ${webhooks.deliveryReports}\ninbound:          ${webhooks.inbound}${grace}`;
+}
+
 function routeCells(route: RouteView): string[] {
   return [route.prefix, route.provider, route.account ?? '-', route.sender ?? '-', String(route.priority), String(route.weight), route.price === null ? '-' : String(route.price)];
 }
@@ -102,7 +111,7 @@ function explanationText(explanation: RouteExplanation): string {
 }
 
 /** Runs one command and returns what to print. */
-async function runCommand(args: readonly string[], admin: RoutingAdmin, numbers: NumbersService): Promise<string> {
+async function runCommand(args: readonly string[], admin: RoutingAdmin, webhookAdmin: ProviderWebhookAdmin, numbers: NumbersService): Promise<string> {
   const [command, subcommand, ...rest] = args;
   const key = command === 'route' ? 'route' : `${command ?? ''} ${subcommand ?? ''}`;
   const tail = command === 'route' ? args.slice(1) : rest;
@@ -133,6 +142,16 @@ async function runCommand(args: readonly string[], admin: RoutingAdmin, numbers:
       const { values, positionals } = parse(tail, {}, ['ID']);
       const provider = await admin.disableProvider(positionals[0] as string);
       return output(values, provider, () => `provider ${provider.id} disabled`);
+    }
+    case 'providers webhooks': {
+      const { values, positionals } = parse(tail, {}, ['ID']);
+      const webhooks = await webhookAdmin.webhooks(positionals[0] as string);
+      return output(values, webhooks, () => webhooksText(webhooks));
+    }
+    case 'providers rotate-webhook-secret': {
+      const { values, positionals } = parse(tail, { 'grace-seconds': text }, ['ID']);
+      const webhooks = await webhookAdmin.rotate(positionals[0] as string, defined({ graceSeconds: numeric(values['grace-seconds']) }));
+      return output(values, webhooks, () => webhooksText(webhooks));
     }
     case 'routes list': {
       const { values } = parse(tail, { prefix: text, provider: text, account: text }, []);
@@ -196,7 +215,7 @@ async function main(args: readonly string[]): Promise<number> {
   if (args[0] === 'send' || args[0] === 'messages') return runMessageCommand(args, config);
   const db = createDatabase(config.DATABASE_URL);
   try {
-    console.log(await (isAccountCommand(args) ? runAccountCommand(args, new AccountAdmin(db)) : runCommand(args, new RoutingAdmin(db), new NumbersService(db))));
+    console.log(await (isAccountCommand(args) ? runAccountCommand(args, new AccountAdmin(db)) : runCommand(args, new RoutingAdmin(db), new ProviderWebhookAdmin(db, config.PUBLIC_BASE_URL), new NumbersService(db))));
     return 0;
   } finally {
     await db.$disconnect();

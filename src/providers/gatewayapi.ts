@@ -166,6 +166,10 @@ export const gatewayApiAdapter: ProviderAdapter = {
     return failedSubmit(failureKind(response.statusCode, entry), outcomeCode, reason, response);
   },
 
+  verifiesSignatures(credentials: Credentials): boolean {
+    return Boolean(credentials.webhookSecret);
+  },
+
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[] {
     const webhookSecret: string | undefined = credentials.webhookSecret;
     const signed = webhookSecret ? verifiedToken(headerValue(callback.headers, 'x-gwapi-signature'), webhookSecret) : undefined;
@@ -216,7 +220,25 @@ function verifiedToken(token: string | undefined, secret: string): Record<string
   }
   const claims = parseJsonObject(Buffer.from(payload, 'base64url').toString('utf8'));
   if (!claims) throw new DeliveryReportAuthError('gatewayapi X-Gwapi-Signature payload is not a JSON object');
+  requireCurrentClaims(claims, Date.now() / 1000);
   return claims;
+}
+
+/** Clocks differ a little between GatewayAPI and us; more than this is a stale or forged token. */
+const JWT_CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * `exp` and `iat`, where the token has them (the documented sample has neither): an expired token,
+ * or one issued in the future, is refused, so a captured token cannot be replayed for ever.
+ */
+function requireCurrentClaims(claims: Readonly<Record<string, unknown>>, nowSeconds: number): void {
+  const { exp, iat } = claims;
+  if (exp !== undefined && !(typeof exp === 'number' && nowSeconds <= exp + JWT_CLOCK_SKEW_SECONDS)) {
+    throw new DeliveryReportAuthError('gatewayapi X-Gwapi-Signature has expired');
+  }
+  if (iat !== undefined && !(typeof iat === 'number' && iat <= nowSeconds + JWT_CLOCK_SKEW_SECONDS)) {
+    throw new DeliveryReportAuthError('gatewayapi X-Gwapi-Signature is issued in the future');
+  }
 }
 
 /** Error messages carry `%1`, `%2`... placeholders for their `variables`. */

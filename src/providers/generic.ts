@@ -77,6 +77,10 @@ export const genericAdapter: ProviderAdapter = {
     return { kind: 'permanent', code: `generic:${code}`, reason };
   },
 
+  verifiesSignatures(credentials: Credentials): boolean {
+    return Boolean(credentials.dlrSecret);
+  },
+
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[] {
     authenticate(callback, credentials);
     const parsed = parseJsonObject(callback.rawBody);

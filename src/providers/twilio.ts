@@ -148,6 +148,11 @@ export const twilioAdapter: ProviderAdapter = {
     return failedSubmit(failureKind(response.statusCode, entry), outcomeCode, reason, response, entry);
   },
 
+  // Every Twilio callback is signed with the account's auth token, which submits need anyway.
+  verifiesSignatures(): boolean {
+    return true;
+  },
+
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[] {
     const params = new URLSearchParams(callback.rawBody);
     authenticate(callback, params, credentials);

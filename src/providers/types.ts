@@ -85,6 +85,11 @@ export interface ProviderAdapter {
    * prove it is the provider, DeliveryReportFormatError when the payload is malformed.
    */
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[];
+  /**
+   * True when, with these credentials, every DLR and inbound callback must carry the provider's own
+   * valid signature: such a callback is authenticated without our token.
+   */
+  verifiesSignatures(credentials: Credentials): boolean;
 }
 
 // ---- Inbound SMS (mobile originated) ----

@@ -3,6 +3,7 @@ import type { DeliveryReportStatus } from '../domain/status';
 import { CredentialsError } from './credentials';
 import { AmbiguousSubmitError, DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from './errors';
 import { EMPTY_OK, inboundSms } from './shared/inbound';
+import { WEBHOOK_TOKEN_PARAM } from './webhook-token';
 import { checkedDeliveryReport, preview } from './shared/delivery-report';
 import { isRecord, parseJsonObject, scalarText } from './shared/json';
 import {
@@ -167,6 +168,10 @@ export const vonageAdapter: ProviderAdapter = {
     return failedSubmit(failureKind(response.statusCode, entry), `vonage:${failure.status}`, reason, response);
   },
 
+  verifiesSignatures(credentials: Credentials): boolean {
+    return Boolean(credentials.signatureSecret);
+  },
+
   parseDeliveryReport(callback: InboundCallback, credentials: Credentials): DeliveryReport[] {
     const params = callbackParams(callback);
     authenticate(params, credentials);
@@ -202,7 +207,12 @@ function readSubmitAnswer(body: string): SubmitAnswer {
 
 /** The account's "Webhook format" decides the transport: GET query, form POST or JSON POST. */
 function callbackParams(callback: InboundCallback): Record<string, string> {
-  if (callback.method === 'GET') return Object.fromEntries(callbackUrl(callback.url).searchParams);
+  if (callback.method === 'GET') {
+    // Our own token rides in the URL we gave Vonage; it is not one of the fields Vonage signs.
+    const params = callbackUrl(callback.url).searchParams;
+    params.delete(WEBHOOK_TOKEN_PARAM);
+    return Object.fromEntries(params);
+  }
   if (!headerValue(callback.headers, 'content-type')?.includes('json')) return Object.fromEntries(new URLSearchParams(callback.rawBody));
   const parsed = parseJsonObject(callback.rawBody);
   if (!parsed) throw new DeliveryReportFormatError('vonage delivery receipt is not a JSON object');

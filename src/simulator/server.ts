@@ -382,7 +382,7 @@ export class ProviderSimulator {
 }
 
 export interface SimulatedInboundRequest extends SimulatedInbound {
-  /** The router's inbound webhook for this provider, e.g. http://127.0.0.1:3000/v1/inbound/sim-vonage. */
+  /** The router's inbound webhook for this provider with its token, as `GET /v1/admin/providers/:id/webhooks` shows it. */
   readonly url: string;
   readonly parts?: number;
   readonly outOfOrder?: boolean;

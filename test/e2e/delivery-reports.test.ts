@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Pool, request } from 'undici';
 import { DEMO_API_KEY } from '../../src/dev/seed';
 import type { ClientNotification } from '../../src/domain/message';
+import { ProviderWebhookAdmin, type ProviderWebhooksView } from '../../src/routing/provider-webhooks';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
 interface MessageView {
@@ -39,6 +40,14 @@ async function view(id: string): Promise<MessageView> {
   return (await call<MessageView>('GET', `/v1/messages/${id}`)).body;
 }
 
+/** The message once the provider took it, while its report is held back. */
+async function whenSubmitted(id: string): Promise<MessageView> {
+  return eventually(async () => {
+    const current = await view(id);
+    return current.status === 'submitted' ? current : undefined;
+  });
+}
+
 /** The message once its workflow has ended. */
 async function settled(id: string): Promise<MessageView> {
   await stack.temporal.workflow.getHandle(id).result();
@@ -48,14 +57,19 @@ async function settled(id: string): Promise<MessageView> {
   });
 }
 
+/** The webhook URLs an operator is shown for a provider (`GET /v1/admin/providers/:id/webhooks`). */
+async function webhookUrlsOf(provider: string): Promise<ProviderWebhooksView> {
+  return new ProviderWebhookAdmin(stack.db, stack.api.url).webhooks(provider);
+}
+
 function statuses(message: MessageView): string[] {
   return message.events.map((event) => (event.providerId ? `${event.status}@${event.providerId}` : event.status));
 }
 
-async function postDlr(provider: string, payload: unknown, secret = credentials.dlrSecret): Promise<number> {
-  const response = await request(`${stack.api.url}/v1/dlr/${provider}`, {
+async function postDlr(provider: string, payload: unknown, secret = credentials.dlrSecret, url = `${stack.api.url}/v1/dlr/${provider}`): Promise<number> {
+  const response = await request(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-dlr-secret': secret },
+    headers: { 'content-type': 'application/json', ...(secret === undefined ? {} : { 'x-dlr-secret': secret }) },
     body: typeof payload === 'string' ? payload : JSON.stringify(payload),
   });
   await response.body.dump();
@@ -68,6 +82,9 @@ before(async () => {
   await stack.addProvider({ id: 'flaky-route', dialect: 'generic', credentials, routes: [{ prefix: '4561', priority: 0 }] });
   await stack.addProvider({ id: 'good-route', dialect: 'generic', credentials, routes: [{ prefix: '4561', priority: 1 }] });
   await stack.addProvider({ id: 'slow-reports', dialect: 'generic', credentials, routes: [{ prefix: '4562' }], dlrTimeoutSeconds: 1 });
+  // No dlrSecret: only our token in the callback URL proves a report came from the provider.
+  await stack.addProvider({ id: 'unsigned-route', dialect: 'generic', credentials: { apiKey: 'k' }, routes: [{ prefix: '4563', priority: 0 }] });
+  await stack.addProvider({ id: 'unsigned-backup', dialect: 'generic', credentials: { apiKey: 'k' }, routes: [{ prefix: '4563', priority: 1 }] });
 });
 
 after(async () => {
@@ -136,10 +153,7 @@ describe('delivery reports', () => {
     stack.simulator.configure('reports', { dlrDelayMs: 60_000 });
     try {
       const id = await send({ to: '+4560123403' });
-      const submitted = await eventually(async () => {
-        const current = await view(id);
-        return current.status === 'submitted' ? current : undefined;
-      });
+      const submitted = await whenSubmitted(id);
       // No reference: the router has to find the message by (provider, provider message id).
       assert.equal(await postDlr('reports', { id: submitted.providerMessageId, status: 'delivered' }), 200);
       assert.equal((await settled(id)).status, 'delivered');
@@ -154,6 +168,36 @@ describe('delivery reports', () => {
     assert.equal(await postDlr('reports', '{"id":'), 400);
     assert.equal(await postDlr('reports', { id: 'x', status: 'teleported' }), 400);
     assert.equal(await stack.db.deliveryReport.count(), before);
+  });
+
+  test('a forged unsigned undelivered report to a provider without a secret is refused 401 and triggers nothing', async () => {
+    stack.simulator.configure('unsigned-route', { dlrDelayMs: 60_000 });
+    try {
+      const id = await send({ to: '+4563123401' });
+      const submitted = await whenSubmitted(id);
+      const reportsBefore = await stack.db.deliveryReport.count();
+      // The error says another route may reach the handset: accepted, it would make us pay for a resend.
+      const forged = { id: submitted.providerMessageId, reference: id, status: 'undelivered', errorCode: 'network_error' };
+      assert.equal(await postDlr('unsigned-route', forged, undefined), 401);
+      assert.equal(await postDlr('unsigned-route', forged, undefined, `${stack.api.url}/v1/dlr/unsigned-route?token=forged`), 401);
+      const { deliveryReports } = await webhookUrlsOf('unsigned-route');
+      // A valid token of another provider opens only that provider's webhook.
+      const otherToken = new URL((await webhookUrlsOf('unsigned-backup')).deliveryReports).search;
+      assert.equal(await postDlr('unsigned-route', forged, undefined, `${stack.api.url}/v1/dlr/unsigned-route${otherToken}`), 401);
+
+      assert.equal(await stack.db.deliveryReport.count(), reportsBefore);
+      const untouched = await view(id);
+      assert.equal(untouched.status, 'submitted');
+      assert.deepEqual(stack.simulator.acceptedFor(id).map((entry) => entry.provider), ['unsigned-route']);
+
+      // The URL the provider was handed, token and all, is accepted.
+      assert.equal(await postDlr('unsigned-route', { ...forged, status: 'delivered', errorCode: undefined }, undefined, deliveryReports), 200);
+      const message = await settled(id);
+      assert.equal(message.status, 'delivered');
+      assert.deepEqual(stack.simulator.acceptedFor(id).map((entry) => entry.provider), ['unsigned-route']);
+    } finally {
+      stack.simulator.configure('unsigned-route', { dlrDelayMs: 200 });
+    }
   });
 
   test('an undelivered report whose error another route may fix is resent via the next route', async () => {

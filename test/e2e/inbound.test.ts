@@ -8,6 +8,7 @@ import type { InboundNotification } from '../../src/domain/inbound';
 import { SuppressionList } from '../../src/inbound/suppression';
 import { twilioInboundDialect } from '../../src/simulator/dialects/twilio';
 import { vonageInboundDialect } from '../../src/simulator/dialects/vonage';
+import { ProviderWebhookAdmin } from '../../src/routing/provider-webhooks';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
 /** The account's inbound webhook: records every POST, and fails the first `failures` of each message. */
@@ -56,7 +57,13 @@ let nextSender = 100;
 /** A sender of its own per test, so that tests never see each other's messages. */
 const newSender = () => `+4477009${String(nextSender++).padStart(5, '0')}`;
 
-const inboundUrl = (provider: string) => `${stack.api.url}/v1/inbound/${provider}`;
+/** Each provider's inbound webhook URL with our token, as the admin API shows it for the provider's dashboard. */
+const inboundUrls = new Map<string, string>();
+const inboundUrl = (provider: string): string => {
+  const url = inboundUrls.get(provider);
+  assert.ok(url, `no inbound URL for ${provider}`);
+  return url;
+};
 
 async function inboundRows(from: string) {
   return stack.db.inboundMessage.findMany({ where: { from }, orderBy: { receivedAt: 'asc' } });
@@ -67,6 +74,9 @@ before(async () => {
   for (const provider of DEMO_PROVIDERS.filter((candidate) => candidate.id !== 'sim-generic')) {
     await stack.addProvider({ id: provider.id, dialect: provider.adapter, credentials: provider.credentials, routes: [], alreadySimulated: true });
   }
+  await stack.addProvider({ id: 'unsigned-inbound', dialect: 'generic', credentials: { apiKey: 'k' }, routes: [] });
+  const webhooks = new ProviderWebhookAdmin(stack.db, stack.api.url);
+  for (const id of [...DEMO_PROVIDERS.map((provider) => provider.id), 'unsigned-inbound']) inboundUrls.set(id, (await webhooks.webhooks(id)).inbound);
   await webhook.start();
   await stack.db.account.update({ where: { id: DEMO_ACCOUNT_ID }, data: { inboundWebhookUrl: webhook.url } });
   await stack.db.ownedNumber.create({ data: { number: SHORT_CODE, accountId: DEMO_ACCOUNT_ID, providers: ['sim-gatewayapi'] } });
@@ -266,6 +276,25 @@ describe('inbound SMS', () => {
     assert.equal(webhook.receivedFrom(from).length, 1);
   });
 
+  test('a provider without a secret: an inbound message without our token is refused 401 and stored nowhere; with it, accepted', async () => {
+    const from = newSender();
+    const post = async (url: string) => {
+      const response = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: `unsigned-${from}`, from, to: OUR_NUMBER, text: 'hello' }),
+      });
+      await response.body.dump();
+      return response.statusCode;
+    };
+    assert.equal(await post(`${stack.api.url}/v1/inbound/unsigned-inbound`), 401);
+    assert.equal(await post(`${stack.api.url}/v1/inbound/unsigned-inbound?token=forged`), 401);
+    assert.equal(await post(`${inboundUrl('sim-generic').replace('/sim-generic?', '/unsigned-inbound?')}`), 401, "another provider's token");
+    assert.equal((await inboundRows(from)).length, 0);
+    assert.equal(await post(inboundUrl('unsigned-inbound')), 204);
+    assert.equal((await inboundRows(from)).length, 1);
+  });
+
   test('a message to a number nobody owns is stored and counted, never forwarded', async () => {
     const from = newSender();
     const sent = await stack.simulator.sendInbound('sim-generic', { from, to: '+447700900999', text: 'anyone?', url: inboundUrl('sim-generic') });
@@ -299,7 +328,7 @@ describe('inbound SMS', () => {
   test('a bad signature is 401, a malformed message 400, an unknown provider 404; nothing is stored', async () => {
     const from = newSender();
     const post = async (provider: string, headers: Record<string, string>, body: string) => {
-      const response = await request(inboundUrl(provider), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      const response = await request(inboundUrls.get(provider) ?? `${stack.api.url}/v1/inbound/${provider}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
       const answer = (await response.body.json()) as { error: { code: string } };
       return [response.statusCode, answer.error.code];
     };

@@ -16,6 +16,8 @@ interface UsedSecrets {
   adminKey: string;
   callbackSecret: string;
   credentials: [string, string][];
+  webhookTokens: string[];
+  webhookSecrets: string[];
 }
 
 /** Credential fields that name rather than protect (an account SID, a hash algorithm). */
@@ -45,6 +47,8 @@ test('no secret used by the traffic appears in any log line, at LOG_LEVEL=debug'
       ['callback secret', used.callbackSecret],
       ...credentials.map(([field, value]): [string, string] => [`provider credential ${field}`, value]),
       ['Vonage Basic auth', Buffer.from(`${byField.get('apiKey') ?? ''}:${byField.get('apiSecret') ?? ''}`).toString('base64')],
+      ...used.webhookTokens.map((token): [string, string] => ['webhook token', token]),
+      ...used.webhookSecrets.map((secret): [string, string] => ['webhook secret', secret]),
       ['Twilio Basic auth', Buffer.from(`${byField.get('accountSid') ?? ''}:${byField.get('authToken') ?? ''}`).toString('base64')],
     ];
     assert.ok(secrets.every(([, value]) => value.length >= 6), 'every secret is long enough to find');

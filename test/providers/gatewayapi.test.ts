@@ -220,6 +220,15 @@ function tokenClaimingAlg(alg: string): string {
   return `${signingInput}.${createHmac('sha256', 'secret').update(signingInput).digest('base64url')}`;
 }
 
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** A valid signature over the documented DSN with time claims added. */
+function signedAt(claims: Readonly<Record<string, unknown>>): string {
+  return gatewayApiSignature({ ...DOCUMENTED_DSN, callback_url: DLR_URL, api: 4, ...claims }, 'secret');
+}
+
 const dlrCases: readonly {
   label: string;
   callback: InboundCallback;
@@ -340,6 +349,30 @@ const dlrCases: readonly {
     expected: DeliveryReportAuthError,
   },
   { label: 'not a JWT', callback: dsnCallback(SAMPLE_BODY, `${HEADER}.only-two`), credentials: SIGNED, expected: DeliveryReportAuthError },
+  {
+    label: 'exp and iat current, within the clock skew',
+    callback: dsnCallback(DOCUMENTED_DSN, signedAt({ iat: nowSeconds() + 30, exp: nowSeconds() - 30 })),
+    credentials: SIGNED,
+    expected: DOCUMENTED_REPORT,
+  },
+  {
+    label: 'expired token: exp past by more than the clock skew',
+    callback: dsnCallback(DOCUMENTED_DSN, signedAt({ iat: nowSeconds() - 600, exp: nowSeconds() - 300 })),
+    credentials: SIGNED,
+    expected: DeliveryReportAuthError,
+  },
+  {
+    label: 'token issued in the future beyond the clock skew',
+    callback: dsnCallback(DOCUMENTED_DSN, signedAt({ iat: nowSeconds() + 300 })),
+    credentials: SIGNED,
+    expected: DeliveryReportAuthError,
+  },
+  {
+    label: 'exp that is not a number',
+    callback: dsnCallback(DOCUMENTED_DSN, signedAt({ exp: 'never' })),
+    credentials: SIGNED,
+    expected: DeliveryReportAuthError,
+  },
   {
     label: 'body that is not JSON',
     callback: { method: 'POST', url: DLR_URL, headers: { 'content-type': 'application/json' }, rawBody: '{"id":' },

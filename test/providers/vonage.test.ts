@@ -273,6 +273,17 @@ const dlrCases: readonly {
     expected: DOCUMENTED_REPORT,
   },
   {
+    label: 'signed GET to our tokened URL: our token is not one of the fields Vonage signs',
+    callback: {
+      method: 'GET',
+      url: `${DLR_URL}?token=our-webhook-token&${new URLSearchParams(signed(DOCUMENTED_RECEIPT, 'sha256')).toString()}`,
+      headers: {},
+      rawBody: '',
+    },
+    credentials: { ...CREDENTIALS, signatureSecret: SIGNATURE_SECRET, signatureMethod: 'sha256' },
+    expected: DOCUMENTED_REPORT,
+  },
+  {
     label: 'form POST: failed with err-code 8 network error, client-ref echoed',
     callback: formReceipt(FAILED_RECEIPT),
     credentials: CREDENTIALS,

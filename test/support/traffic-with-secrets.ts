@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 /**
  * Run by test/e2e/secrets-in-logs.test.ts in a child process whose every output line is kept:
  * the whole stack at LOG_LEVEL=debug, traffic that uses every kind of secret (API key, admin key,
- * each provider's credentials, an account's callback secret), good and bad. It writes the secrets
+ * each provider's credentials, an account's callback secret, our webhook tokens), good and bad. It writes the secrets
  * it used to SECRETS_FILE, so the test can look for them in what was printed.
  */
 import { writeFileSync } from 'node:fs';
@@ -42,6 +42,14 @@ async function main(): Promise<void> {
       await stack.addProvider({ id: provider.id, dialect: provider.adapter, credentials: provider.credentials, routes: [{ prefix: prefixes[provider.id] ?? '' }], alreadySimulated: true });
     }
 
+    // Our webhook tokens, as an operator reads them, and the secrets they are made with.
+    const webhookTokens: string[] = [];
+    for (const provider of DEMO_PROVIDERS) {
+      const { deliveryReports } = (await call('GET', `${api}/v1/admin/providers/${provider.id}/webhooks`, ADMIN_KEY)).json();
+      webhookTokens.push(new URL(String(deliveryReports)).searchParams.get('token') ?? '');
+    }
+    const webhookSecrets = (await stack.db.provider.findMany({ select: { webhookSecret: true } })).map((row) => row.webhookSecret);
+
     const account = (await call('POST', `${api}/v1/admin/accounts`, ADMIN_KEY, { id: 'leaky', name: 'Leaky Ltd' })).json();
     const { key } = (await call('POST', `${api}/v1/admin/accounts/leaky/keys`, ADMIN_KEY)).json() as { key: string };
     const { callbackSecret } = account as { callbackSecret: string };
@@ -75,6 +83,8 @@ async function main(): Promise<void> {
     await call('POST', `${api}/v1/dlr/sim-generic?secret=${genericSecret}`, key, '{not json');
     await call('POST', `${api}/v1/dlr/sim-generic?secret=wrong`, key, { messageId: 'x', status: 'delivered' });
     await call('POST', `${api}/v1/dlr/sim-generic`, key, '{"status": 5}', { 'x-dlr-secret': genericSecret });
+    await call('POST', `${api}/v1/dlr/sim-generic?token=${webhookTokens[0] ?? ''}`, key, '{not json', { 'x-dlr-secret': genericSecret });
+    await call('POST', `${api}/v1/dlr/sim-vonage?token=${webhookTokens[0] ?? ''}`, key, { messageId: 'x', status: 'delivered' });
     await call('POST', `${api}/v1/messages`, key, { to: '+4560123452', from: 'Acme', body: 'x', callbackUrl: 'http://169.254.169.254/latest/meta-data/' });
     await call('POST', `${api}/v1/messages`, key, { to: '+4560123452', from: 'Acme', body: 'x', clientRef: 'nul\u0000' });
 
@@ -107,7 +117,7 @@ async function main(): Promise<void> {
     endpoint.close();
 
     const credentials = DEMO_PROVIDERS.flatMap((provider) => Object.entries(provider.credentials));
-    writeFileSync(secretsFile, JSON.stringify({ apiKey: key, adminKey: ADMIN_KEY, callbackSecret, credentials }));
+    writeFileSync(secretsFile, JSON.stringify({ apiKey: key, adminKey: ADMIN_KEY, callbackSecret, credentials, webhookTokens, webhookSecrets }));
   } finally {
     await stack.close();
   }

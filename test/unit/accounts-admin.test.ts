@@ -17,6 +17,7 @@ import { ApiError } from '../../src/api/errors';
 import { installErrorHandling } from '../../src/api/server';
 import type { Database } from '../../src/db/client';
 import { RoutingAdmin } from '../../src/routing/admin';
+import { ProviderWebhookAdmin } from '../../src/routing/provider-webhooks';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -164,7 +165,7 @@ test('a per-second refusal leaves the daily count alone, a daily refusal gives b
 async function adminApp(): Promise<FastifyInstance> {
   const app = Fastify({ ajv: { customOptions: { removeAdditional: false } } });
   installErrorHandling(app);
-  await app.register(adminPlugin, { admin: new RoutingAdmin(db), accounts, adminApiKey: ADMIN_KEY });
+  await app.register(adminPlugin, { admin: new RoutingAdmin(db), accounts, webhooks: new ProviderWebhookAdmin(db, 'https://router.example'), adminApiKey: ADMIN_KEY });
   return app;
 }
 

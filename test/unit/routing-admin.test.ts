@@ -17,10 +17,13 @@ import { AdminConflictError, AdminNotFoundError, AdminValidationError } from '..
 import { RoutingAdmin } from '../../src/routing/admin';
 import type { ProviderDefinition, RoutingDocument } from '../../src/routing/admin-schemas';
 import { RoutingCatalog } from '../../src/routing/catalog';
+import { ProviderWebhookAdmin } from '../../src/routing/provider-webhooks';
+import { checkWebhookToken } from '../../src/providers/webhook-token';
 import { resolveCandidates } from '../../src/routing/resolve';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ADMIN_KEY = 'test-admin-key-0123456789';
+const PUBLIC_BASE_URL = 'https://router.example';
 const CREDENTIALS_REF = 'SMSROUTER_CREDENTIALS_SECRET_SAUCE';
 
 let testDatabase: TestDatabase;
@@ -354,7 +357,7 @@ test('the catalog checks instead of reloading when nothing changed', async () =>
 async function adminApp(adminApiKey: string | undefined): Promise<FastifyInstance> {
   const app = Fastify();
   installErrorHandling(app);
-  await app.register(adminPlugin, { admin, accounts: new AccountAdmin(db), adminApiKey });
+  await app.register(adminPlugin, { admin, accounts: new AccountAdmin(db), webhooks: new ProviderWebhookAdmin(db, PUBLIC_BASE_URL), adminApiKey });
   return app;
 }
 
@@ -492,4 +495,59 @@ test('CLI: bad input exits non-zero with one line and changes nothing', async ()
   const added = await cli('routes', 'add', '--prefix', '45', '--provider', 'alpha', '--weight', '5', '--json');
   assert.equal(added.code, 0, added.stderr);
   assert.equal(JSON.parse(added.stdout).weight, 5);
+});
+
+test('REST: a provider\'s webhook URLs carry its token; rotation keeps the previous one for the grace period only', async () => {
+  const app = await adminApp(ADMIN_KEY);
+  const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+  await admin.addProvider({ id: 'alpha', adapter: 'generic', baseUrl: 'https://alpha.example', tps: 10, window: 5 });
+  const secretsOfAlpha = () => db.provider.findUniqueOrThrow({ where: { id: 'alpha' } });
+
+  const shown = await app.inject({ method: 'GET', url: '/v1/admin/providers/alpha/webhooks', headers });
+  assert.equal(shown.statusCode, 200);
+  const before = shown.json<{ deliveryReports: string; inbound: string; previousSecretValidUntil: string | null }>();
+  assert.match(before.deliveryReports, /^https:\/\/router\.example\/v1\/dlr\/alpha\?token=[\w-]{43}$/);
+  assert.match(before.inbound, /^https:\/\/router\.example\/v1\/inbound\/alpha\?token=[\w-]{43}$/);
+  assert.equal(before.previousSecretValidUntil, null);
+  assert.equal(checkWebhookToken(before.deliveryReports, await secretsOfAlpha(), new Date()), 'valid');
+  assert.doesNotMatch(shown.body, new RegExp((await secretsOfAlpha()).webhookSecret), 'the secret itself is never shown');
+
+  const rotated = await app.inject({ method: 'POST', url: '/v1/admin/providers/alpha/webhooks/rotate', headers, payload: { graceSeconds: 3600 } });
+  assert.equal(rotated.statusCode, 200);
+  const after = rotated.json<{ deliveryReports: string; inbound: string; previousSecretValidUntil: string }>();
+  assert.notEqual(after.deliveryReports, before.deliveryReports);
+  const rotatedRow = await secretsOfAlpha();
+  const graceEnd = new Date(after.previousSecretValidUntil);
+  assert.equal(checkWebhookToken(after.inbound, rotatedRow, new Date()), 'valid');
+  assert.equal(checkWebhookToken(before.inbound, rotatedRow, new Date()), 'valid', 'previous token within the grace period');
+  assert.equal(checkWebhookToken(before.inbound, rotatedRow, graceEnd), 'invalid', 'previous token once the grace period is over');
+  assert.equal((await app.inject({ method: 'GET', url: '/v1/admin/providers/alpha/webhooks', headers })).json().deliveryReports, after.deliveryReports);
+
+  const withDefaultGrace = await app.inject({ method: 'POST', url: '/v1/admin/providers/alpha/webhooks/rotate', headers });
+  assert.equal(withDefaultGrace.statusCode, 200, withDefaultGrace.body);
+  const weekFromNow = Date.now() + 7 * 24 * 3600 * 1000;
+  assert.ok(Math.abs(Date.parse(withDefaultGrace.json().previousSecretValidUntil) - weekFromNow) < 60_000, 'a week of grace by default');
+  const again = await app.inject({ method: 'POST', url: '/v1/admin/providers/alpha/webhooks/rotate', headers, payload: { graceSeconds: 0 } });
+  assert.equal(again.json().previousSecretValidUntil, null);
+  assert.equal(checkWebhookToken(after.inbound, await secretsOfAlpha(), new Date()), 'invalid', 'no grace: the previous token is refused at once');
+
+  const unknown = await app.inject({ method: 'GET', url: '/v1/admin/providers/nobody/webhooks', headers });
+  assert.equal(unknown.statusCode, 404);
+  const badGrace = await app.inject({ method: 'POST', url: '/v1/admin/providers/alpha/webhooks/rotate', headers, payload: { graceSeconds: -1 } });
+  assert.equal(badGrace.statusCode, 400);
+  const unauthenticated = await app.inject({ method: 'GET', url: '/v1/admin/providers/alpha/webhooks' });
+  assert.equal(unauthenticated.statusCode, 401);
+  await app.close();
+});
+
+test('CLI: `providers webhooks` prints the URLs with the token; `rotate-webhook-secret` changes them', async () => {
+  await admin.addProvider(providerInput('alpha'));
+  const shown = await cli('providers', 'webhooks', 'alpha', '--json');
+  assert.equal(shown.code, 0, shown.stderr);
+  const before = JSON.parse(shown.stdout) as { deliveryReports: string; inbound: string };
+  assert.equal(checkWebhookToken(before.inbound, await db.provider.findUniqueOrThrow({ where: { id: 'alpha' } }), new Date()), 'valid');
+  const rotated = await cli('providers', 'rotate-webhook-secret', 'alpha', '--grace-seconds', '60');
+  assert.equal(rotated.code, 0, rotated.stderr);
+  assert.match(rotated.stdout, /^delivery reports: \S+\/v1\/dlr\/alpha\?token=\S+\ninbound: +\S+\/v1\/inbound\/alpha\?token=\S+\nprevious token accepted until \S+\n$/);
+  assert.ok(!rotated.stdout.includes(before.deliveryReports), 'a new token');
 });
