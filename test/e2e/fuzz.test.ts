@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
 import { DEMO_API_KEY, DEMO_PROVIDERS } from '../../src/dev/seed';
+import { webhookToken } from '../../src/providers/webhook-token';
 import { startStack, type TestStack } from '../support/stack';
 
 const ADMIN_KEY = 'fuzz-admin-key-0123456789';
@@ -13,6 +14,8 @@ const ADMIN_KEY = 'fuzz-admin-key-0123456789';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
 
 let stack: TestStack;
+/** Each provider's webhook token, so that the fuzzing reaches past it into the adapters' parsers. */
+const tokens = new Map<string, string>();
 
 before(async () => {
   stack = await startStack({ env: { ADMIN_API_KEY: ADMIN_KEY } });
@@ -20,6 +23,11 @@ before(async () => {
   for (const provider of DEMO_PROVIDERS.filter(({ id }) => id !== 'sim-generic')) {
     await stack.addProvider({ id: provider.id, dialect: provider.adapter, credentials: provider.credentials, routes: [], alreadySimulated: true });
   }
+  // Providers without a signature of their own: behind a valid token, their parsers get the garbage.
+  for (const [id, dialect, credentials] of UNSIGNED_PROVIDERS) {
+    await stack.addProvider({ id, dialect, credentials, routes: [] });
+  }
+  for (const { id, webhookSecret } of await stack.db.provider.findMany({ select: { id: true, webhookSecret: true } })) tokens.set(id, webhookToken(id, webhookSecret));
 });
 
 after(async () => {
@@ -115,9 +123,19 @@ const query = (names: readonly string[]) =>
       .join('&'),
   );
 
-const providerIds = DEMO_PROVIDERS.map((provider) => provider.id);
+const UNSIGNED_PROVIDERS: readonly (readonly [string, string, Record<string, string>])[] = [
+  ['fuzz-generic', 'generic', { apiKey: 'k' }],
+  ['fuzz-vonage', 'vonage', { apiKey: 'k', apiSecret: 's' }],
+  ['fuzz-gatewayapi', 'gatewayapi', { token: 't' }],
+];
+const providerIds = [...DEMO_PROVIDERS.map((provider) => provider.id), ...UNSIGNED_PROVIDERS.map(([id]) => id)];
 // Mostly real providers, so that each adapter's parser and signature check is what gets fuzzed.
 const providerParam = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...providerIds) }, { weight: 1, arbitrary: idParam });
+/** A provider's webhook path, usually with its valid token (read when the request is made), sometimes a forged one. */
+const webhookPath = (kind: 'dlr' | 'inbound') =>
+  fc.tuple(providerParam, fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), hostileText).map(
+    ([provider, valid, forged]) => ({ provider, token: () => (valid ? (tokens.get(provider) ?? forged) : forged), kind }),
+  );
 
 const GROUPS: Readonly<Record<string, fc.Arbitrary<Fuzzed>>> = {
   submit: withBody('POST', '/v1/messages', shapedBody(['to', 'recipients', 'from', 'body', 'clientRef', 'callbackUrl', 'sendAt', 'validitySeconds'])),
@@ -131,10 +149,16 @@ const GROUPS: Readonly<Record<string, fc.Arbitrary<Fuzzed>>> = {
     withoutBody('GET', query(['from', 'to', 'since', 'limit']).map((q) => `/v1/inbound?${q}`)),
   ),
   'delivery reports, every adapter': fc.oneof(
-    providerParam.chain((provider) => withBody('POST', `/v1/dlr/${provider}`, shapedBody(['messageId', 'reference', 'status', 'MessageSid', 'MessageStatus', 'msisdn', 'id']))),
-    fc.tuple(providerParam, query(['messageId', 'status', 'client-ref', 'err-code', 'sig', 'secret'])).chain(([provider, q]) => withoutBody('GET', fc.constant(`/v1/dlr/${provider}?${q}`))),
+    webhookPath('dlr').chain(({ provider, token }) =>
+      withBody('POST', `/v1/dlr/${provider}?token=${percentEncoded(token())}`, shapedBody(['messageId', 'reference', 'status', 'MessageSid', 'MessageStatus', 'msisdn', 'id'])),
+    ),
+    fc.tuple(webhookPath('dlr'), query(['messageId', 'status', 'client-ref', 'err-code', 'sig', 'secret'])).chain(([{ provider, token }, q]) =>
+      withoutBody('GET', fc.constant(`/v1/dlr/${provider}?token=${percentEncoded(token())}&${q}`)),
+    ),
   ),
-  'inbound, every adapter': providerParam.chain((provider) => withBody('POST', `/v1/inbound/${provider}`, shapedBody(['id', 'from', 'to', 'text', 'msisdn', 'Body', 'From', 'To', 'concat']))),
+  'inbound, every adapter': webhookPath('inbound').chain(({ provider, token }) =>
+    withBody('POST', `/v1/inbound/${provider}?token=${percentEncoded(token())}`, shapedBody(['id', 'from', 'to', 'text', 'msisdn', 'Body', 'From', 'To', 'concat'])),
+  ),
   suppressions: fc.oneof(
     withBody('POST', '/v1/suppressions', shapedBody(['number'])),
     withoutBody('GET', query(['number', 'limit']).map((q) => `/v1/suppressions?${q}`)),
@@ -143,6 +167,8 @@ const GROUPS: Readonly<Record<string, fc.Arbitrary<Fuzzed>>> = {
   admin: fc.oneof(
     withBody('POST', '/v1/admin/providers', shapedBody(['id', 'adapter', 'baseUrl', 'credentialsRef', 'tps', 'window', 'deliveryGuarantee'])),
     idParam.chain((id) => withBody('PATCH', `/v1/admin/providers/${id}`, shapedBody(['tps', 'window', 'enabled', 'baseUrl']))),
+    providerParam.chain((id) => withBody('POST', `/v1/admin/providers/${id}/webhooks/rotate`, shapedBody(['graceSeconds']))),
+    withoutBody('GET', providerParam.map((id) => `/v1/admin/providers/${id}/webhooks`)),
     withBody('POST', '/v1/admin/routes', shapedBody(['prefix', 'provider', 'priority', 'weight', 'price', 'account', 'sender'])),
     withBody('PUT', '/v1/admin/routing', shapedBody(['providers', 'routes'])),
     withBody('POST', '/v1/admin/accounts', shapedBody(['id', 'name', 'maxMessagesPerSecond', 'dailyMessageCap'])),
