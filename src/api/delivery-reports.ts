@@ -3,13 +3,12 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Database } from '../db/client';
 import { adapterFor } from '../providers';
-import { readCredentials } from '../providers/credentials';
 import { DeliveryReportAuthError, DeliveryReportFormatError } from '../providers/errors';
 import type { DeliveryReport } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { deliveryReportSignal } from '../workflows';
 import { ApiError, errorResponses } from './errors';
-import { keepRawBody, providerCallback, requireCallbackProof } from './provider-callback';
+import { authenticatedCallback, keepRawBody } from './provider-callback';
 import type { ApiMetrics } from './metrics';
 
 export interface DeliveryReportsPluginOptions {
@@ -49,14 +48,9 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
   keepRawBody(app);
 
   const handler = async (request: FastifyRequest<{ Params: { provider: string } }>) => {
-    const providerId = request.params.provider;
-    const provider = await catalog.provider(providerId);
-    if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
-
+    const { provider, credentials, callback } = await authenticatedCallback(request, catalog, publicBaseUrl);
+    const providerId = provider.id;
     const adapter = adapterFor(provider.adapter);
-    const credentials = readCredentials(provider.credentialsRef);
-    const callback = providerCallback(request, publicBaseUrl);
-    requireCallbackProof(callback, provider, adapter, credentials);
     let reports: DeliveryReport[];
     try {
       reports = adapter.parseDeliveryReport(callback, credentials);

@@ -6,15 +6,14 @@ import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import { inboundPairWorkflowId } from '../domain/inbound';
 import { InvalidPhoneNumberError, normaliseInboundAddress } from '../domain/phone';
 import { InboundStore, type StoredInbound } from '../inbound/store';
-import { adapterFor, inboundAdapterFor } from '../providers';
-import { readCredentials } from '../providers/credentials';
+import { inboundAdapterFor } from '../providers';
 import { DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from '../providers/errors';
 import type { InboundSms } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { inboundArrivedSignal, inboundMessageWorkflow, inboundPairWorkflow } from '../workflows/inbound';
 import type { ApiKeyAuthenticator } from './auth';
 import { ApiError, errorResponses } from './errors';
-import { keepRawBody, providerCallback, requireCallbackProof } from './provider-callback';
+import { authenticatedCallback, keepRawBody } from './provider-callback';
 import type { ApiMetrics } from './metrics';
 import { rangeOf, type StatsRange } from './stats';
 
@@ -134,13 +133,9 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
   keepRawBody(app);
 
   const webhook = async (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
-    const providerId = request.params.provider;
-    const provider = await catalog.provider(providerId);
-    if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
+    const { provider, credentials, callback } = await authenticatedCallback(request, catalog, publicBaseUrl);
+    const providerId = provider.id;
     const adapter = inboundAdapterFor(provider.adapter);
-    const credentials = readCredentials(provider.credentialsRef);
-    const callback = providerCallback(request, publicBaseUrl);
-    requireCallbackProof(callback, provider, adapterFor(provider.adapter), credentials);
     let messages: InboundSms[];
     try {
       messages = adapter.parseInbound(callback, credentials);

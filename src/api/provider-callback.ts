@@ -1,4 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Provider } from '../generated/prisma/client';
+import { adapterFor } from '../providers';
+import { readCredentials } from '../providers/credentials';
 import type { Credentials, InboundCallback, ProviderAdapter } from '../providers/types';
 import { checkWebhookToken, type WebhookSecrets } from '../providers/webhook-token';
 import { ApiError } from './errors';
@@ -30,4 +33,29 @@ export function requireCallbackProof(callback: InboundCallback, provider: Webhoo
   if (token === 'absent' && !adapter.verifiesSignatures(credentials)) {
     throw new ApiError(401, 'unauthorized', 'callback carries no webhook token and this provider has no signature secret configured');
   }
+}
+
+/** A provider's callback whose caller has proven it is that provider, with what parsing it needs. */
+export interface AuthenticatedCallback {
+  readonly provider: Provider;
+  readonly credentials: Credentials;
+  readonly callback: InboundCallback;
+}
+
+/**
+ * The front door of every provider webhook (delivery reports, inbound): the provider by its id
+ * (404 if there is none), its credentials, and the proof the caller is that provider (401 otherwise).
+ */
+export async function authenticatedCallback(
+  request: FastifyRequest<{ Params: { provider: string } }>,
+  providers: { provider(id: string): Promise<Provider | undefined> },
+  publicBaseUrl: string,
+): Promise<AuthenticatedCallback> {
+  const providerId = request.params.provider;
+  const provider = await providers.provider(providerId);
+  if (!provider) throw new ApiError(404, 'unknown_provider', `no provider ${providerId}`, 'provider');
+  const credentials = readCredentials(provider.credentialsRef);
+  const callback = providerCallback(request, publicBaseUrl);
+  requireCallbackProof(callback, provider, adapterFor(provider.adapter), credentials);
+  return { provider, credentials, callback };
 }
