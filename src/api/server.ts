@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import { ServiceError, type Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Database } from '../db/client';
+import { isDatabaseUnavailable } from '../db/unavailable';
 import type { MessagePolicy } from '../domain/message';
 import type { Logger } from '../logger';
 import type { RoutingCatalog } from '../routing/catalog';
@@ -120,11 +121,18 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
+/**
+ * What a 503 tells the client to wait before trying again: PostgreSQL or Temporal was unreachable,
+ * and the request, which made nothing durable, may be sent again as it is.
+ */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
 /** Every error as `{ "error": { "code", "message", "field"? } }`; exported so plugin tests answer the same way. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler<FastifyError | ApiError | QuotaExceededError | CallbackUrlRefusedError>((thrown, request, reply) => {
     const error = asApiError(thrown);
     if (thrown instanceof QuotaExceededError) reply.header('retry-after', String(thrown.retryAfterSeconds));
+    else if (statusOf(error) === 503) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
     reply.code(statusOf(error)).send(errorBody(error));
     if (statusOf(error) >= 500) request.log.error({ err: error }, 'request failed');
   });
@@ -133,10 +141,11 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** Refusals of the submit path's domain checks, as the client sees them. */
+/** Refusals of the submit path's domain checks, and an unreachable database, as the client sees them. */
 function asApiError(error: FastifyError | ApiError | QuotaExceededError | CallbackUrlRefusedError): FastifyError | ApiError {
   if (error instanceof QuotaExceededError) return new ApiError(429, 'quota_exceeded', error.message);
   if (error instanceof CallbackUrlRefusedError) return new ApiError(400, 'invalid_request', error.message, 'callbackUrl');
+  if (isDatabaseUnavailable(error)) return new ApiError(503, 'database_unavailable', 'the database is unreachable; nothing of this request was kept, retry it');
   return error;
 }
 

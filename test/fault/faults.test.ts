@@ -14,19 +14,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { DEMO_API_KEY } from '../../src/dev/seed';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
-import { FINAL_STATUSES, type MessageStatus } from '../../src/domain/status';
-import type { ReceivedSubmit, SimulatedProviderBehaviour } from '../../src/simulator/server';
+import type { SimulatedProviderBehaviour } from '../../src/simulator/server';
+import {
+  assertNothingLost,
+  figures,
+  finalCount,
+  numbers,
+  postBatch,
+  receivedFor,
+  report,
+  settle as settleWithin,
+  type BatchAnswer,
+  type Recipient,
+} from '../support/fault-figures';
+import { startOwnPostgres, type OwnPostgres } from '../support/own-postgres';
 import { startProcessStack, type ProcessStack } from '../support/process-stack';
 import { eventually, freePort } from '../support/stack';
 
 /** Messages per scenario; the worker-kill scenario has them all in flight when the worker dies. */
 const MESSAGES = Number(process.env.FAULT_MESSAGES ?? 300);
-/** How long Temporal stays down. */
+/** Messages of the PostgreSQL and provider-change scenarios: half as many, as they stand on the client's pace. */
+const HALF = Math.ceil(MESSAGES / 2);
+/** How long Temporal, or PostgreSQL, stays down. */
 const DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 5) * 1000;
 const BATCH = 100;
+/** Small batches at a steady pace, so that clients are still sending while PostgreSQL is down. */
+const OUTAGE_BATCH = 5;
+const OUTAGE_PAUSE_MS = 500;
 /** Generous for this shared 2-core machine: a bound on "eventually", not a speed target. */
 const SETTLE_MS = Math.max(240_000, MESSAGES * 400);
 const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
@@ -34,10 +50,13 @@ const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
 const REPORT_DELAY_MS = Number(process.env.FAULT_REPORT_DELAY_SECONDS ?? 25) * 1000;
 /** DLR delay while the API is killed and restarted: longer than its restart takes. */
 const API_DOWN_REPORT_DELAY_MS = 20_000;
+const ADMIN_API_KEY = 'fault-test-admin-key-0123456789';
 
 let stateDir: string;
 let temporalPort: number;
 let temporal: DevServer;
+/** The stack's PostgreSQL, its own: stopping the machine's shared one would break other tests. */
+let postgres: OwnPostgres;
 let stack: ProcessStack;
 
 function startTemporal(): Promise<DevServer> {
@@ -56,51 +75,34 @@ before(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'smsrouter-fault-'));
   temporalPort = await freePort();
   temporal = await startTemporal();
+  postgres = await startOwnPostgres();
   stack = await startProcessStack({
     temporalAddress: temporal.address,
+    databaseServerUrl: postgres.urlOf('postgres'),
     providers: [
       // Latency keeps submits in flight; the DLR delay keeps submitted messages waiting for their report.
       { id: 'steady', dialect: 'generic', credentials, routes: [{ prefix: '453' }], tps: 200, window: 100, dlrTimeoutSeconds: 600, behaviour: { latencyMs: 100, dlrDelayMs: 2000 } },
       { id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '4540' }], tps: 200, window: 100, dlrTimeoutSeconds: 600, behaviour: { dlrDelayMs: REPORT_DELAY_MS } },
+      // Changed, disabled and enabled again under traffic; `standby` takes its new messages while it is disabled.
+      // Slower than its traffic, so that submits queue for it: they are in its queue when it is disabled.
+      { id: 'changing', dialect: 'generic', credentials, routes: [{ prefix: '4550', priority: 0 }], tps: 40, window: 4, dlrTimeoutSeconds: 600, behaviour: { latencyMs: 1000, dlrDelayMs: 1000 } },
+      { id: 'standby', dialect: 'generic', credentials, routes: [{ prefix: '4550', priority: 1 }], tps: 100, window: 20, dlrTimeoutSeconds: 600, behaviour: { dlrDelayMs: 1000 } },
     ],
-    env: { SUBMIT_TIMEOUT_SECONDS: '5' },
+    env: { SUBMIT_TIMEOUT_SECONDS: '5', ADMIN_API_KEY },
   });
 });
 
 after(async () => {
   await stack?.close();
   await temporal?.stop();
+  await postgres?.close();
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
-
-function numbers(prefix: string, count: number): string[] {
-  return Array.from({ length: count }, (_, index) => `+${prefix}${String(100_000 + index)}`);
-}
-
-interface Recipient {
-  readonly to: string;
-  readonly clientRef?: string;
-}
-
-/** One batch request; resolves with the API's answer or the transport error. */
-async function postBatch(recipients: readonly Recipient[]): Promise<{ statusCode: number; ids: Map<string, string> } | Error> {
-  try {
-    const response = await request(`${stack.apiUrl}/v1/messages`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ recipients, from: 'Acme', body: 'fault test' }),
-    });
-    const answer = (await response.body.json()) as { messages?: { id: string; to: string }[] };
-    return { statusCode: response.statusCode, ids: new Map((answer.messages ?? []).map((message) => [message.to, message.id])) };
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-}
 
 async function send(to: readonly string[]): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < to.length; start += BATCH) {
-    const answer = await postBatch(to.slice(start, start + BATCH).map((number) => ({ to: number })));
+    const answer = await postBatch(stack, to.slice(start, start + BATCH).map((number) => ({ to: number })));
     if (answer instanceof Error) throw answer;
     assert.equal(answer.statusCode, 202);
     ids.push(...answer.ids.values());
@@ -109,11 +111,87 @@ async function send(to: readonly string[]): Promise<string[]> {
   return ids;
 }
 
+/** `to` in batches of `size`, each recipient with a clientRef, so that a batch sent again names the same messages. */
+function batchesOf(to: readonly string[], size: number, refPrefix: string): Recipient[][] {
+  const batches: Recipient[][] = [];
+  for (let start = 0; start < to.length; start += size) {
+    batches.push(to.slice(start, start + size).map((number, index) => ({ to: number, clientRef: `${refPrefix}-${start + index}` })));
+  }
+  return batches;
+}
+
+/**
+ * A client sending `batches` from `clients` concurrent loops, each request again until the API
+ * answers 202; `retryable` says which other answers it retries (after the Retry-After it was
+ * given, else a short pause), any other answer fails the test. `sent` counts batches taken up.
+ */
+class RetryingClient {
+  sent = 0;
+  failedRequests = 0;
+  readonly refusals: BatchAnswer[] = [];
+  private readonly idOf = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly batches: readonly Recipient[][],
+    private readonly retryable: (answer: BatchAnswer | Error) => boolean,
+    private readonly pauseMs = 0,
+  ) {}
+
+  run(clients: number): Promise<void> {
+    return Promise.all(Array.from({ length: clients }, () => this.loop())).then(() => undefined);
+  }
+
+  /** Every batch once more, as a client unsure of its answers would. */
+  async resendAll(): Promise<void> {
+    for (const batch of this.batches) await this.sendUntilAccepted(batch);
+  }
+
+  /** The message ids answered for each recipient, over every answer. */
+  get answeredIds(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.idOf;
+  }
+
+  get ids(): string[] {
+    return [...new Set([...this.idOf.values()].flatMap((set) => [...set]))];
+  }
+
+  private async loop(): Promise<void> {
+    while (this.sent < this.batches.length) {
+      const batch = this.batches[this.sent];
+      this.sent += 1;
+      if (batch) await this.sendUntilAccepted(batch);
+      await new Promise((resolve) => setTimeout(resolve, this.pauseMs));
+    }
+  }
+
+  private async sendUntilAccepted(batch: readonly Recipient[]): Promise<void> {
+    for (;;) {
+      const answer = await postBatch(stack, batch);
+      if (!(answer instanceof Error) && answer.statusCode === 202) return this.note(batch, answer.ids);
+      if (!this.retryable(answer)) throw new Error(`batch answered ${answer instanceof Error ? answer.message : answer.statusCode}`);
+      this.failedRequests += 1;
+      if (!(answer instanceof Error)) this.refusals.push(answer);
+      const retryAfterMs = answer instanceof Error ? 0 : Number(answer.retryAfter ?? 0) * 1000;
+      await new Promise((resolve) => setTimeout(resolve, retryAfterMs || 200));
+    }
+  }
+
+  private note(batch: readonly Recipient[], ids: Map<string, string>): void {
+    for (const recipient of batch) {
+      const id = ids.get(recipient.to);
+      assert.ok(id, `an id for ${recipient.to}`);
+      this.idOf.set(recipient.to, (this.idOf.get(recipient.to) ?? new Set()).add(id));
+    }
+  }
+}
+
 /** The submits of `ids` that reached the simulator, whatever it answered. */
-async function receivedFor(ids: readonly string[]): Promise<ReceivedSubmit[]> {
-  const response = await request(`${stack.simulatorUrl}/_control/received`);
-  const wanted = new Set(ids);
-  return ((await response.body.json()) as ReceivedSubmit[]).filter((entry) => wanted.has(entry.submit.reference ?? ''));
+function received(ids: readonly string[]) {
+  return receivedFor(stack, ids);
+}
+
+function settle(ids: readonly string[], since: number): Promise<number> {
+  return settleWithin(stack, ids, since, SETTLE_MS);
 }
 
 async function configure(provider: string, behaviour: Partial<SimulatedProviderBehaviour>): Promise<void> {
@@ -128,106 +206,41 @@ async function callbacksSent(provider: string): Promise<number> {
   return stats.find((entry) => entry.provider === provider)?.callbacks ?? 0;
 }
 
-async function finalCount(ids: readonly string[]): Promise<number> {
-  return stack.db.message.count({ where: { id: { in: [...ids] }, status: { in: [...FINAL_STATUSES] } } });
-}
-
-/** Waits until every message is final (or the bound passes); resolves with the seconds it took. */
-async function settle(ids: readonly string[], since: number): Promise<number> {
-  await eventually(async () => ((await finalCount(ids)) === ids.length ? true : undefined), SETTLE_MS, 'every message final').catch(() => undefined);
-  return (Date.now() - since) / 1000;
-}
-
-interface Figures {
-  readonly offered: number;
-  readonly byStatus: Record<string, number>;
-  readonly lost: number;
-  readonly submittedTwice: number;
-  readonly acceptedNeverSubmitted: number;
-  readonly unknownNeverReceived: number;
-  /**
-   * Ended `unknown` (ambiguous_submit) without reaching the provider: the worker died after its
-   * about-to-send mark was written and before the request left. No mark can tell that apart from a
-   * request that did leave, so at-most-once keeps it from being sent again: maybe-sent is never resent.
-   */
-  readonly markedButUnsent: number;
-}
-
-/** What happened to `ids`: their final statuses in PostgreSQL against what the provider received. */
-async function figures(ids: readonly string[]): Promise<Figures> {
-  const rows = await stack.db.message.findMany({ where: { id: { in: [...ids] } }, select: { id: true, status: true, errorCode: true } });
-  const statusOf = new Map<string, MessageStatus>(rows.map((row) => [row.id, row.status]));
-  const ambiguous = new Set(rows.filter((row) => row.status === 'unknown' && row.errorCode === 'ambiguous_submit').map((row) => row.id));
-  const takenBy = new Map<string, number>();
-  const reached = new Set<string>();
-  for (const entry of await receivedFor(ids)) {
-    const id = entry.submit.reference ?? '';
-    reached.add(id);
-    if (entry.outcome === 'accepted' || entry.outcome === 'dropped') takenBy.set(id, (takenBy.get(id) ?? 0) + 1);
-  }
-  const byStatus: Record<string, number> = {};
-  for (const id of ids) {
-    const status = statusOf.get(id) ?? 'no row';
-    byStatus[status] = (byStatus[status] ?? 0) + 1;
-  }
-  const markedButUnsent = new Set(ids.filter((id) => ambiguous.has(id) && !reached.has(id)));
-  return {
-    offered: ids.length,
-    byStatus,
-    lost: ids.filter((id) => !FINAL_STATUSES.has(statusOf.get(id) ?? 'accepted')).length,
-    submittedTwice: ids.filter((id) => (takenBy.get(id) ?? 0) > 1).length,
-    acceptedNeverSubmitted: ids.filter((id) => !takenBy.has(id) && !markedButUnsent.has(id)).length,
-    unknownNeverReceived: ids.filter((id) => statusOf.get(id) === 'unknown' && !reached.has(id) && !markedButUnsent.has(id)).length,
-    markedButUnsent: markedButUnsent.size,
-  };
-}
-
-function report(scenario: string, result: Figures, recoverSeconds: number, extra = ''): void {
-  console.log(
-    `${scenario}: offered ${result.offered}; final by status ${JSON.stringify(result.byStatus)}; lost ${result.lost}; ` +
-      `submitted twice ${result.submittedTwice}; accepted but never submitted ${result.acceptedNeverSubmitted}; ` +
-      `unknown never received ${result.unknownNeverReceived} (+ ${result.markedButUnsent} marked about-to-send when the worker died); time to recover ${recoverSeconds.toFixed(1)} s${extra ? `; ${extra}` : ''}`,
-  );
-}
-
-/** A worker that dies has at most its provider's window of requests between mark and send. */
-const PROVIDER_WINDOW = 100;
-
-function assertNothingLost(result: Figures, workerKilled = false): void {
-  assert.equal(result.lost, 0, 'every message final');
-  assert.equal(result.submittedTwice, 0, 'none submitted twice');
-  assert.equal(result.unknownNeverReceived, 0, 'no unknown message the provider never received, but for a worker dying between mark and send');
-  assert.equal(result.acceptedNeverSubmitted, 0, 'every message submitted');
-  // Only a worker that dies can leave a marked request unsent; nothing else may.
-  assert.ok(result.markedButUnsent <= (workerKilled ? PROVIDER_WINDOW : 0), `marked but unsent: ${result.markedButUnsent}`);
-  assert.equal(result.byStatus.delivered, result.offered - result.markedButUnsent, 'every other message delivered');
+/** A change of a provider through the admin API, as an operator makes it. */
+async function changeProvider(id: string, action: 'patch' | 'disable', body: Record<string, unknown> = {}): Promise<void> {
+  const response = await request(`${stack.apiUrl}/v1/admin/providers/${id}${action === 'disable' ? '/disable' : ''}`, {
+    method: action === 'disable' ? 'POST' : 'PATCH',
+    headers: { authorization: `Bearer ${ADMIN_API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(response.statusCode, 200, await response.body.text());
 }
 
 describe('faults with the parts as separate processes', () => {
   test(`kill -9 of the worker process with ${MESSAGES} messages in flight, then a new one: every message final, none twice`, async () => {
     const ids = await send(numbers('4531', MESSAGES));
     // Some submits made, most not: the worker dies in the middle of its work.
-    await eventually(async () => ((await receivedFor(ids)).length >= MESSAGES / 10 ? true : undefined), 120_000, 'first submits');
-    const inFlight = ids.length - (await finalCount(ids));
+    await eventually(async () => ((await received(ids)).length >= MESSAGES / 10 ? true : undefined), 120_000, 'first submits');
+    const inFlight = ids.length - (await finalCount(stack, ids));
     const killedAt = Date.now();
     await stack.kill('workers', 0);
     await stack.restart('workers', 0);
     const recovered = await settle(ids, killedAt);
-    const result = await figures(ids);
+    const result = await figures(stack, ids);
     report('worker kill -9', result, recovered, `in flight when killed ${inFlight}`);
     assertNothingLost(result, true);
   });
 
   test('kill -9 of the Temporal dev server mid-run, restarted on the same SQLite file: every message final, none twice', async () => {
     const ids = await send(numbers('4532', MESSAGES));
-    await eventually(async () => ((await receivedFor(ids)).length >= MESSAGES / 3 ? true : undefined), 120_000, 'a third submitted');
-    const inFlight = ids.length - (await finalCount(ids));
+    await eventually(async () => ((await received(ids)).length >= MESSAGES / 3 ? true : undefined), 120_000, 'a third submitted');
+    const inFlight = ids.length - (await finalCount(stack, ids));
     await killTemporal();
     await new Promise((resolve) => setTimeout(resolve, DOWN_MS));
     const restartedAt = Date.now();
     temporal = await startTemporal();
     const recovered = await settle(ids, restartedAt);
-    const result = await figures(ids);
+    const result = await figures(stack, ids);
     report('Temporal kill -9', result, recovered, `in flight when killed ${inFlight}; down ${DOWN_MS / 1000} s`);
     assertNothingLost(result);
   });
@@ -244,7 +257,7 @@ describe('faults with the parts as separate processes', () => {
     const restartedAt = Date.now();
     temporal = await startTemporal();
     const recovered = await settle(ids, restartedAt);
-    const result = await figures(ids);
+    const result = await figures(stack, ids);
     report('DLR burst while Temporal is down', result, recovered, `reports before the stop ${reportsBeforeStop}; stored while down ${stored}`);
     // The simulator sends each report once: a report refused while Temporal was down never comes
     // again, so every message delivered means every report was acknowledged and kept.
@@ -253,62 +266,117 @@ describe('faults with the parts as separate processes', () => {
     assertNothingLost(result);
   });
 
+  test(`PostgreSQL killed (kill -9) mid-run and started again: every message final, none twice, the API never answering 500`, async () => {
+    const client = new RetryingClient(batchesOf(numbers('4534', HALF), OUTAGE_BATCH, 'pg-kill'), isOutageAnswer, OUTAGE_PAUSE_MS);
+    const clients = client.run(2);
+    await eventually(async () => (client.sent >= HALF / OUTAGE_BATCH / 3 && (await received(client.ids)).length > 0 ? true : undefined), 120_000, 'submits under way');
+    const killedAt = Date.now();
+    await postgres.kill();
+    await postgres.start();
+    await clients;
+    const ids = client.ids;
+    const recovered = await settle(ids, killedAt);
+    const result = await figures(stack, ids);
+    report('PostgreSQL kill -9', result, recovered, `requests refused and retried ${client.failedRequests}`);
+    assertOneIdPerClientRef(client);
+    assert.equal(ids.length, HALF);
+    assertNothingLost(result);
+  });
+
+  test(`PostgreSQL stopped for ${DOWN_MS / 1000} s under traffic: submits it cannot keep get 503 with Retry-After, every acknowledged message final, none twice`, async () => {
+    const client = new RetryingClient(batchesOf(numbers('4535', HALF), OUTAGE_BATCH, 'pg-down'), isOutageAnswer, OUTAGE_PAUSE_MS);
+    const clients = client.run(2);
+    // Submitted but not yet reported messages meet the outage: their reports and status writes wait for it.
+    await eventually(async () => (client.sent >= HALF / OUTAGE_BATCH / 3 && (await received(client.ids)).length > 0 ? true : undefined), 120_000, 'submits under way');
+    const [workerPid, apiPid] = [stack.workers[0]?.pid, stack.api.pid];
+    const stoppedAt = Date.now();
+    await postgres.stop();
+    await new Promise((resolve) => setTimeout(resolve, DOWN_MS));
+    const startedAt = Date.now();
+    await postgres.start();
+    await clients;
+    const ids = client.ids;
+    const recovered = await settle(ids, startedAt);
+    const result = await figures(stack, ids);
+    const unavailable = client.refusals.filter((answer) => answer.statusCode === 503);
+    report('PostgreSQL down', result, recovered, `down ${((startedAt - stoppedAt) / 1000).toFixed(1)} s; 503 answers ${unavailable.length}, every one with Retry-After ${unavailable.every((answer) => answer.retryAfter !== undefined)}`);
+    assert.ok(unavailable.length > 0, 'submits during the outage were refused with 503');
+    assert.ok(unavailable.every((answer) => answer.retryAfter !== undefined), 'every 503 carries Retry-After');
+    assertOneIdPerClientRef(client);
+    assert.equal(ids.length, HALF);
+    assertNothingLost(result);
+    assert.equal(stack.workers[0]?.pid, workerPid, 'the worker process lived through the outage');
+    assert.equal(stack.api.pid, apiPid, 'the API process lived through the outage');
+  });
+
+  test('a provider’s tps and window changed, then the provider disabled and enabled again, under traffic: every message final, none twice', async () => {
+    const changes = [[30, 3], [50, 5], [35, 4]] as const;
+    const changeGapMs = 2_000;
+    const disabledMs = Math.max(DOWN_MS, 4_000);
+    const batches = batchesOf(numbers('4550', HALF), OUTAGE_BATCH, 'change');
+    // Traffic spans every change and the disabled time, and a little after.
+    const client = new RetryingClient(batches, () => false, (changes.length * changeGapMs + disabledMs + 4_000) / batches.length);
+    const clients = client.run(1);
+    const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await eventually(async () => ((await received(client.ids)).length > 0 ? true : undefined), 120_000, 'submits under way');
+    const changedAt = Date.now();
+    // Each change replaces the worker process's dispatch worker for `changing` with submits in flight.
+    for (const [tps, window] of changes) {
+      await changeProvider('changing', 'patch', { tps, window });
+      await wait(changeGapMs);
+    }
+    // Submits already queued for it wait for a dispatch worker; new messages route to `standby` meanwhile.
+    await changeProvider('changing', 'disable');
+    const acceptedBeforeDisable = new Set(client.ids);
+    await wait(disabledMs);
+    await changeProvider('changing', 'patch', { enabled: true });
+    const enabledAt = Date.now();
+    await clients;
+    const ids = client.ids;
+    const recovered = await settle(ids, changedAt);
+    const result = await figures(stack, ids);
+    const waitedThroughDisable = (await received(ids)).filter(
+      (entry) => entry.provider === 'changing' && entry.receivedAt > enabledAt && acceptedBeforeDisable.has(entry.submit.reference ?? ''),
+    ).length;
+    report('provider changed, disabled, enabled', result, recovered, `accepted by provider ${JSON.stringify(result.byProvider)}; queued before the disable and sent after the enable ${waitedThroughDisable}`);
+    assert.equal(ids.length, HALF);
+    assertNothingLost(result);
+  });
+
   test('the API killed mid-batch, the client retrying the same requests with the same clientRefs: the same message ids, none sent twice', async () => {
     // The simulator, unlike a real provider, never retries a DLR the dead API refused: every report
     // waits until the API is back, so a lost one is the router's doing.
     await configure('steady', { dlrDelayMs: API_DOWN_REPORT_DELAY_MS });
-    const batches: Recipient[][] = [];
-    const to = numbers('4533', MESSAGES);
-    for (let start = 0; start < to.length; start += BATCH / 4) {
-      batches.push(to.slice(start, start + BATCH / 4).map((number, index) => ({ to: number, clientRef: `fault-${start + index}` })));
-    }
-    const idOf = new Map<string, Set<string>>();
-    const note = (batch: readonly Recipient[], ids: Map<string, string>) => {
-      for (const recipient of batch) {
-        const id = ids.get(recipient.to);
-        assert.ok(id, `an id for ${recipient.to}`);
-        idOf.set(recipient.to, (idOf.get(recipient.to) ?? new Set()).add(id));
-      }
-    };
-    let failedRequests = 0;
-    /** The client: each request again, the same body, until the API answers 202. */
-    const sendUntilAccepted = async (batch: readonly Recipient[]) => {
-      for (;;) {
-        const answer = await postBatch(batch);
-        if (!(answer instanceof Error) && answer.statusCode === 202) return note(batch, answer.ids);
-        // Only the crash is retried: a refusal is an answer.
-        if (!(answer instanceof Error) && answer.statusCode < 500) throw new Error(`batch answered ${answer.statusCode}`);
-        failedRequests += 1;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    };
-    let next = 0;
-    const client = async () => {
-      while (next < batches.length) {
-        const batch = batches[next];
-        next += 1;
-        if (batch) await sendUntilAccepted(batch);
-      }
-    };
-    const clients = Promise.all([client(), client()]);
-    await eventually(async () => (next >= batches.length / 3 ? true : undefined), 120_000, 'a third of the batches sent');
+    const batches = batchesOf(numbers('4533', MESSAGES), BATCH / 4, 'fault');
+    // Only the crash is retried: a refusal is an answer.
+    const client = new RetryingClient(batches, (answer) => answer instanceof Error || answer.statusCode >= 500);
+    const clients = client.run(2);
+    await eventually(async () => (client.sent >= batches.length / 3 ? true : undefined), 120_000, 'a third of the batches sent');
     const killedAt = Date.now();
     await stack.kill('api');
     await stack.restart('api');
     await clients;
     const answeredAll = (Date.now() - killedAt) / 1000;
-    // Every request once more, as a client unsure of its answers would: the same ids again.
-    for (const batch of batches) await sendUntilAccepted(batch);
+    await client.resendAll();
 
-    const ids = [...new Set([...idOf.values()].flatMap((set) => [...set]))];
+    const ids = client.ids;
     const recovered = await settle(ids, killedAt);
-    const result = await figures(ids);
+    const result = await figures(stack, ids);
     const rows = await stack.db.message.count({ where: { clientRef: { in: batches.flat().map((recipient) => recipient.clientRef ?? '') } } });
-    report('API kill -9 mid-batch', result, recovered, `requests that failed and were retried ${failedRequests}; all batches answered ${answeredAll.toFixed(1)} s after the kill`);
-    assert.ok(failedRequests > 0, 'the kill interrupted requests');
-    assert.deepEqual([...idOf.values()].filter((set) => set.size !== 1), [], 'one message id per clientRef across every answer');
+    report('API kill -9 mid-batch', result, recovered, `requests that failed and were retried ${client.failedRequests}; all batches answered ${answeredAll.toFixed(1)} s after the kill`);
+    assert.ok(client.failedRequests > 0, 'the kill interrupted requests');
+    assertOneIdPerClientRef(client);
     assert.equal(ids.length, MESSAGES);
     assert.equal(rows, MESSAGES, 'one Message row per clientRef');
     assertNothingLost(result);
   });
 });
+
+/** While PostgreSQL is down the API refuses what it cannot keep with a 503; never a 500, never a crash. */
+function isOutageAnswer(answer: BatchAnswer | Error): boolean {
+  return !(answer instanceof Error) && answer.statusCode === 503;
+}
+
+function assertOneIdPerClientRef(client: RetryingClient): void {
+  assert.deepEqual([...client.answeredIds.values()].filter((set) => set.size !== 1), [], 'one message id per clientRef across every answer');
+}

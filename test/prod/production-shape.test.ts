@@ -15,6 +15,7 @@ import { runSetup } from '../../scripts/setup';
 import { loadConfig } from '../../src/config';
 import { assertTemporalSetUp, ensureNamespace } from '../../src/temporal/namespace';
 import { dispatchRate } from '../../src/workers/dispatch';
+import { assertNothingLost, figures, finalCount, numbers, postBatch, receivedFor, report, settle } from '../support/fault-figures';
 import { startProcessStack, type ProcessStack } from '../support/process-stack';
 import { eventually } from '../support/stack';
 import { submitRates } from '../support/submit-rate';
@@ -24,6 +25,9 @@ const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
 const LIMITED_TPS = 30;
 const RATE_MESSAGES = 300;
 const FINAL = new Set(['delivered', 'undelivered', 'failed', 'unknown', 'rejected', 'expired']);
+/** Messages in flight when the Temporal server is killed (FAULT_MESSAGES: `npm run chaos` runs it long), and how long it stays down. */
+const CRASH_MESSAGES = Number(process.env.FAULT_MESSAGES ?? 200);
+const CRASH_DOWN_MS = Number(process.env.FAULT_DOWN_SECONDS ?? 5) * 1000;
 
 interface MessageView {
   id: string;
@@ -55,6 +59,8 @@ before(async () => {
         // DLRs held back: only the submits are measured, and finishing messages does not compete with them.
         behaviour: { tpsLimit: LIMITED_TPS, dlrDelayMs: 600_000 },
       },
+      // Latency keeps submits in flight and the DLR delay keeps messages waiting for reports when the server dies.
+      { id: 'crash', dialect: 'generic', credentials, routes: [{ prefix: '4560' }], tps: 200, window: 50, dlrTimeoutSeconds: 600, behaviour: { latencyMs: 100, dlrDelayMs: 2000 } },
     ],
   });
 });
@@ -172,6 +178,26 @@ describe('the production shape', () => {
     const view = await settled(id);
     assert.equal(view.status, 'delivered');
     assert.deepEqual(statuses(view), ['accepted', 'routed@first', 'submitted@first', 'delivered@first']);
+  });
+
+  test(`kill -9 of the Temporal server with ${CRASH_MESSAGES} messages in flight, restarted on the same PostgreSQL databases: every message final, none twice`, async () => {
+    const ids: string[] = [];
+    const to = numbers('4560', CRASH_MESSAGES);
+    for (let start = 0; start < to.length; start += 100) {
+      const answer = await postBatch(stack, to.slice(start, start + 100).map((number) => ({ to: number })));
+      assert.ok(!(answer instanceof Error) && answer.statusCode === 202, String(answer instanceof Error ? answer : answer.statusCode));
+      ids.push(...answer.ids.values());
+    }
+    await eventually(async () => ((await receivedFor(stack, ids)).length >= CRASH_MESSAGES / 3 ? true : undefined), 120_000, 'a third submitted');
+    const inFlight = ids.length - (await finalCount(stack, ids));
+    await server.kill();
+    await new Promise((resolve) => setTimeout(resolve, CRASH_DOWN_MS));
+    const restartedAt = Date.now();
+    await server.start();
+    const recovered = await settle(stack, ids, restartedAt, Math.max(240_000, CRASH_MESSAGES * 400));
+    const result = await figures(stack, ids);
+    report('Temporal server (PostgreSQL) kill -9', result, recovered, `in flight when killed ${inFlight}; down ${CRASH_DOWN_MS / 1000} s`);
+    assertNothingLost(result);
   });
 });
 

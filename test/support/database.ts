@@ -10,14 +10,14 @@ export function serverUrl(): URL {
   return url;
 }
 
-/** A URL for a database that does not exist yet, named after its purpose. */
-export function throwawayDatabaseUrl(purpose: string): { name: string; url: string } {
+/** A URL for a database that does not exist yet, named after its purpose, on `server` (default: the tests' server). */
+export function throwawayDatabaseUrl(purpose: string, server: URL = serverUrl()): { name: string; url: string } {
   const name = `smsrouter_${purpose}_${randomBytes(4).toString('hex')}`;
-  return { name, url: Object.assign(serverUrl(), { pathname: `/${name}` }).toString() };
+  return { name, url: Object.assign(new URL(server), { pathname: `/${name}` }).toString() };
 }
 
-export async function dropDatabase(name: string): Promise<void> {
-  const admin = new Client({ connectionString: Object.assign(serverUrl(), { pathname: '/postgres' }).toString() });
+export async function dropDatabase(name: string, server: URL = serverUrl()): Promise<void> {
+  const admin = new Client({ connectionString: Object.assign(new URL(server), { pathname: '/postgres' }).toString() });
   await admin.connect();
   try {
     await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

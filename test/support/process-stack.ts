@@ -21,6 +21,8 @@ export interface ProcessStackOptions {
   readonly providers: readonly ProcessStackProvider[];
   /** How many worker processes; each runs the router and every provider's dispatch worker. Default 1. */
   readonly workerProcesses?: number;
+  /** The PostgreSQL server the stack's throwaway database lives on; default the tests' shared one. */
+  readonly databaseServerUrl?: string;
   /** More environment for every part. */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -54,7 +56,8 @@ export interface ProcessStack {
 const STOP_GRACE_MS = 5_000;
 
 export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
-  const { name: databaseName, url: databaseUrl } = throwawayDatabaseUrl('process');
+  const databaseServer = options.databaseServerUrl === undefined ? undefined : new URL(options.databaseServerUrl);
+  const { name: databaseName, url: databaseUrl } = throwawayDatabaseUrl('process', databaseServer);
   const [apiPort, simulatorPort] = [await freePort(), await freePort()];
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const simulatorUrl = `http://127.0.0.1:${simulatorPort}`;
@@ -92,7 +95,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     for (const part of all()) await part.stop(STOP_GRACE_MS);
     await connection.close();
     await db.$disconnect();
-    await dropDatabase(databaseName);
+    await dropDatabase(databaseName, databaseServer);
   };
   try {
     await simulator.start();

@@ -1,11 +1,19 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { promisify } from 'node:util';
 import { dropDatabase, serverUrl } from './database';
 import { startTemporalPostgresServer, type TemporalServerPorts } from '../../scripts/temporal-postgres';
 import type { DevServer } from '../../src/dev/temporal-server';
 import { findTemporalTool, TEMPORAL_SERVER, TEMPORAL_SQL_TOOL } from '../../src/dev/temporal-cli';
 
+const run = promisify(execFile);
+
 export interface TestTemporalServer extends DevServer {
+  /** kill -9 of the server process: a crash, its state left in PostgreSQL as it was. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same databases and ports. */
+  start(): Promise<void>;
   /** Stops the server and drops its throwaway databases. */
   close(): Promise<void>;
 }
@@ -34,10 +42,10 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
     await dropDatabase(database);
     await dropDatabase(visibilityDatabase);
   };
-  let server: DevServer;
-  try {
-    server = await startTemporalPostgresServer({
-      serverBinary: findTemporalTool(TEMPORAL_SERVER),
+  const serverBinary = findTemporalTool(TEMPORAL_SERVER);
+  const start = () =>
+    startTemporalPostgresServer({
+      serverBinary,
       sqlTool: findTemporalTool(TEMPORAL_SQL_TOOL),
       databaseServerUrl: serverUrl().toString(),
       database,
@@ -47,14 +55,28 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
       maxConnections: { history: 8, visibility: 2 },
       onLog: (line) => { logs.push(line); if (process.env.TEMPORAL_TEST_LOG) process.stderr.write(line); },
     });
+  let server: DevServer;
+  try {
+    server = await start();
   } catch (error) {
     await dropBoth();
     throw new Error(`${String(error)}\n${logs.join('').slice(-4000)}`);
   }
   return {
     address: server.address,
-    exited: server.exited,
+    get exited() {
+      return server.exited;
+    },
     stop: (graceMs) => server.stop(graceMs),
+    async kill() {
+      // Our own child running the server binary: other tests on this machine run servers too.
+      const { stdout } = await run('pgrep', ['-P', String(process.pid), '-f', serverBinary]);
+      for (const pid of stdout.split('\n').filter(Boolean).map(Number)) process.kill(pid, 'SIGKILL');
+      await server.exited;
+    },
+    async start() {
+      server = await start();
+    },
     async close() {
       await server.stop();
       await dropBoth();

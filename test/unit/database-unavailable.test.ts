@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { installErrorHandling } from '../../src/api/server';
+import { createDatabase, type Database } from '../../src/db/client';
+import { isDatabaseUnavailable } from '../../src/db/unavailable';
+import { freePort } from '../support/stack';
+
+/** A client of a PostgreSQL that is not there: its errors are the real ones of an outage. */
+let db: Database;
+let app: FastifyInstance;
+
+before(async () => {
+  db = createDatabase(`postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`);
+  app = Fastify();
+  installErrorHandling(app);
+  app.get('/read', async () => db.account.count());
+  app.get('/refused', async () => {
+    // A query PostgreSQL refuses is not an outage.
+    throw Object.assign(new Error('duplicate key'), { code: 'P2002' });
+  });
+  await app.ready();
+});
+
+after(async () => {
+  await app.close();
+  await db.$disconnect();
+});
+
+test('an unreachable database is recognised, a refused query is not', async () => {
+  const outage = await db.account.count().then(
+    () => assert.fail('no database answers'),
+    (error: unknown) => error,
+  );
+  assert.equal(isDatabaseUnavailable(outage), true);
+  assert.equal(isDatabaseUnavailable(Object.assign(new Error('Connection terminated unexpectedly'), {})), true);
+  assert.equal(isDatabaseUnavailable({ kind: 'postgres', code: '57P01', message: 'terminating connection due to administrator command' }), true);
+  assert.equal(isDatabaseUnavailable(Object.assign(new Error('Unique constraint failed'), { code: 'P2002' })), false);
+  assert.equal(isDatabaseUnavailable({ kind: 'postgres', code: '23505' }), false);
+  assert.equal(isDatabaseUnavailable(new Error('boom')), false);
+});
+
+test('a request the database cannot serve is a 503 with Retry-After, never a 500', async () => {
+  const response = await app.inject({ method: 'GET', url: '/read' });
+  assert.equal(response.statusCode, 503);
+  assert.match(String(response.headers['retry-after']), /^\d+$/);
+  assert.equal(response.json().error.code, 'database_unavailable');
+
+  const refused = await app.inject({ method: 'GET', url: '/refused' });
+  assert.equal(refused.statusCode, 500, 'any other failure stays what it was');
+  assert.equal(refused.headers['retry-after'], undefined);
+});
