@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import { InvalidMessageError } from '../client/errors';
 import { DEFAULT_MESSAGE_POLICY, DEFAULT_SEND_LIMITS, prepareKeywordReply } from '../client/request';
 import type { Database } from '../db/client';
@@ -76,8 +76,11 @@ export function createInboundActivities(db: Database, suppressions: SuppressionL
     try {
       return prepareKeywordReply({ inboundId: message.id, providerId: message.providerId, to: message.from, from: message.to, body }, context);
     } catch (error) {
-      // A sender that is not a phone number (a short code texting us) cannot be answered.
-      if (error instanceof InvalidMessageError) return undefined;
+      // A sender that is not a phone number we may send to (a short code texting us) cannot be answered.
+      if (error instanceof InvalidMessageError) {
+        log.warn('keyword reply not sent: its recipient cannot be sent to', { inboundId: message.id, reason: error.message });
+        return undefined;
+      }
       throw error;
     }
   }
