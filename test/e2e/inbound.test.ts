@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_NUMBER, DEMO_PROVIDERS } from '../../src/dev/seed';
 import type { InboundNotification } from '../../src/domain/inbound';
+import { NumbersService } from '../../src/inbound/numbers';
 import { SuppressionList } from '../../src/inbound/suppression';
 import { twilioInboundDialect } from '../../src/simulator/dialects/twilio';
 import { vonageInboundDialect } from '../../src/simulator/dialects/vonage';
@@ -223,6 +224,21 @@ describe('inbound SMS', () => {
     const malformed = await request(`${stack.simulator.url}/_control/sim-gatewayapi/inbound`, { method: 'POST', body: '{"from":1}' });
     assert.equal(malformed.statusCode, 400);
     await malformed.body.dump();
+  });
+
+  test("on a shared short code the account's keyword is stripped: \"foo STOP\" is a STOP, and the webhook gets \"STOP\"", async () => {
+    const shared = '451205';
+    await new NumbersService(stack.db).addNumber({ number: shared, account: DEMO_ACCOUNT_ID, providers: ['sim-gatewayapi'], keyword: 'foo' });
+    const from = newSender();
+    await stack.simulator.sendInbound('sim-gatewayapi', { from, to: shared, text: 'foo STOP', url: inboundUrl('sim-gatewayapi') });
+    const [notification] = await eventually(async () => (webhook.receivedFrom(from).length > 0 ? webhook.receivedFrom(from) : undefined));
+    assert.equal(notification?.text, 'STOP');
+    assert.equal(notification?.keyword, 'opt_out');
+    assert.ok(await stack.db.suppression.findUnique({ where: { accountId_number: { accountId: DEMO_ACCOUNT_ID, number: from } } }));
+    // Only the first word, and only the keyword: "foods" is the sender's own text.
+    await stack.simulator.sendInbound('sim-gatewayapi', { from, to: shared, text: 'foods please', url: inboundUrl('sim-gatewayapi') });
+    const second = await eventually(async () => webhook.receivedFrom(from)[1]);
+    assert.equal(second.text, 'foods please');
   });
 
   test("a reply reaches the account's webhook after it failed twice", async () => {
