@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
+import type { StatsReport } from '../../src/api/stats';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_NUMBER, DEMO_PROVIDERS } from '../../src/dev/seed';
 import type { InboundNotification } from '../../src/domain/inbound';
 import { NumbersService } from '../../src/inbound/numbers';
@@ -376,15 +377,11 @@ describe('inbound SMS', () => {
     assert.equal((await list('', 'wrong-key')).status, 401);
   });
 
-  test('GET /v1/stats/inbound counts messages per number and country, and opt-outs per day', async () => {
-    const response = await request(`${stack.api.url}/v1/stats/inbound`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
+  test('GET /v1/stats counts inbound messages per number and country, and opt-outs per day', async () => {
+    const response = await request(`${stack.api.url}/v1/stats`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
     const body = await response.body.text();
     assert.equal(response.statusCode, 200, body);
-    const stats = JSON.parse(body) as {
-      byNumber: { number: string; total: number }[];
-      byCountry: { country: string | null; total: number }[];
-      optOutsPerDay: { day: string; optOuts: number; optIns: number }[];
-    };
+    const { inbound: stats } = JSON.parse(body) as StatsReport;
     // The default range is the last day: the ordering test's messages carry a January receivedAt.
     const lastDay = { accountId: DEMO_ACCOUNT_ID, receivedAt: { gte: new Date(Date.now() - 86_400_000) } };
     assert.equal(stats.byNumber.find((group) => group.number === OUR_NUMBER)?.total, await stack.db.inboundMessage.count({ where: { ...lastDay, to: OUR_NUMBER } }));
