@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { keywordReplyMessageId } from '../../src/client/request';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_NUMBER, DEMO_PROVIDERS } from '../../src/dev/seed';
-import { DEFAULT_OPT_OUT_REPLY } from '../../src/domain/keyword-reply';
+import { DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY } from '../../src/domain/keyword-reply';
 import { NumbersService } from '../../src/inbound/numbers';
 import { ProviderWebhookAdmin } from '../../src/routing/provider-webhooks';
 import { eventually, startStack, type TestStack } from '../support/stack';
@@ -99,7 +99,7 @@ describe('opt-out', () => {
     assert.deepEqual(stack.simulator.submitsFor(next), [], 'the next message reached no provider');
   });
 
-  test('keyword replies on: STOP via Vonage gets exactly one confirmation, from our number, through Vonage; the next send is rejected opted_out and reaches no provider', async () => {
+  test('keyword replies on: STOP via Vonage gets exactly one confirmation, from our number, through Vonage; the next send is rejected opted_out and reaches no provider; START is confirmed too', async () => {
     const vonage = DEMO_PROVIDERS.find((provider) => provider.id === 'sim-vonage');
     assert.ok(vonage);
     await stack.addProvider({ id: vonage.id, dialect: vonage.adapter, credentials: vonage.credentials, routes: [], alreadySimulated: true });
@@ -127,6 +127,14 @@ describe('opt-out', () => {
       assert.equal(next.status, 'rejected');
       assert.equal(next.errorCode, 'opted_out');
       assert.equal(submitsTo(handset).length, 1, 'the send after the confirmation reached no provider');
+
+      // START is confirmed the same way, and the number is open again.
+      const start = await reply(handset, 'START', 'sim-vonage');
+      await eventually(async () => (await stack.temporal.workflow.getHandle(keywordReplyMessageId(start)).describe().catch(() => undefined)) && true);
+      assert.equal((await settled(keywordReplyMessageId(start))).status, 'delivered');
+      const [, welcome] = submitsTo(handset);
+      assert.equal(welcome?.provider, 'sim-vonage');
+      assert.equal(welcome?.submit.body, DEFAULT_OPT_IN_REPLY);
     } finally {
       await numbers.configureInbound(DEMO_ACCOUNT_ID, { keywordReplies: false });
     }
