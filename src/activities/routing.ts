@@ -1,5 +1,7 @@
 import type { Database } from '../db/client';
+import type { KeywordReply } from '../domain/keyword-reply';
 import type { RouteCandidate, StatusChange } from '../domain/message';
+import { confirmsOwnOptOut } from '../inbound/keyword-replies';
 import type { RoutingCatalog } from '../routing/catalog';
 import { SuppressionList } from '../inbound/suppression';
 import { resolveCandidates, type RouteQuery } from '../routing/resolve';
@@ -11,6 +13,8 @@ export interface RouteMessageInput {
   readonly before: readonly StatusChange[];
   /** Where the `routed` event goes in the message's history; its provider is the one chosen. */
   readonly routed: Pick<StatusChange, 'messageId' | 'sequence' | 'occurredAt' | 'country'>;
+  /** The message confirms an inbound keyword: it goes back through that provider only. */
+  readonly keywordReply?: KeywordReply;
 }
 
 /** The recipient opted out of this account's messages: nothing may reach a provider. */
@@ -19,6 +23,12 @@ export interface SuppressedRoute {
 }
 
 export function createRoutingActivities(db: Database, catalog: RoutingCatalog, suppressions = new SuppressionList(db)) {
+  /** Suppressed, unless it is the confirmation of the very opt-out that suppressed the number. */
+  async function isHeldBack({ query, routed, keywordReply }: RouteMessageInput): Promise<boolean> {
+    if (!(await suppressions.isSuppressed(query.accountId, query.to))) return false;
+    return !(keywordReply && (await confirmsOwnOptOut(db, keywordReply, { messageId: routed.messageId, accountId: query.accountId, to: query.to })));
+  }
+
   return {
     /**
      * Picks the provider for the message's next attempt and records it as `routed`, together with
@@ -28,11 +38,12 @@ export function createRoutingActivities(db: Database, catalog: RoutingCatalog, s
      * while a message waits to be retried still holds).
      */
     async routeMessage(input: RouteMessageInput): Promise<RouteCandidate | SuppressedRoute | undefined> {
-      if (await suppressions.isSuppressed(input.query.accountId, input.query.to)) {
+      const { query, keywordReply } = input;
+      if (await isHeldBack(input)) {
         await writeStatusChanges(db, input.before);
         return { suppressed: true };
       }
-      const [candidate] = resolveCandidates(await catalog.current(), input.query);
+      const [candidate] = resolveCandidates(await catalog.current(), keywordReply ? { ...query, pinnedProvider: keywordReply.providerId } : query);
       const routed: StatusChange[] = candidate ? [{ ...input.routed, status: 'routed', providerId: candidate.providerId }] : [];
       await writeStatusChanges(db, [...input.before, ...routed]);
       return candidate;

@@ -15,7 +15,6 @@ import type { ApiKeyAuthenticator } from './auth';
 import { ApiError, errorResponses } from './errors';
 import { authenticatedCallback, keepRawBody } from './provider-callback';
 import type { ApiMetrics } from './metrics';
-import { rangeOf, type StatsRange } from './stats';
 
 export interface InboundPluginOptions {
   readonly db: Database;
@@ -71,40 +70,6 @@ const listSchema = {
     },
   },
   response: { 200: { type: 'object', required: ['messages'], properties: { messages: { type: 'array', items: inboundView } } }, ...errorResponses },
-} as const;
-
-const inboundStatsSchema = {
-  ...client,
-  summary: 'Inbound messages by number and country, opt-outs per day',
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
-  },
-  response: {
-    200: {
-      type: 'object',
-      required: ['from', 'to', 'byNumber', 'byCountry', 'optOutsPerDay'],
-      properties: {
-        from: { type: 'string' },
-        to: { type: 'string' },
-        byNumber: { type: 'array', items: { type: 'object', required: ['number', 'total'], properties: { number: { type: 'string' }, total: { type: 'integer' } } } },
-        byCountry: {
-          type: 'array',
-          items: { type: 'object', required: ['country', 'total'], properties: { country: { type: ['string', 'null'] }, total: { type: 'integer' } } },
-        },
-        optOutsPerDay: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['day', 'optOuts', 'optIns'],
-            properties: { day: { type: 'string' }, optOuts: { type: 'integer' }, optIns: { type: 'integer' } },
-          },
-        },
-      },
-    },
-    ...errorResponses,
-  },
 } as const;
 
 interface ListQuery {
@@ -194,10 +159,6 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
   // Vonage and Twilio can both be set to call with GET.
   app.get('/v1/inbound/:provider', { schema: webhookSchema }, webhook);
 
-  app.get<{ Querystring: { from?: string; to?: string } }>('/v1/stats/inbound', { schema: inboundStatsSchema }, async (request) =>
-    inboundStats(db, await auth.accountFor(request), rangeOf(request.query)),
-  );
-
   app.get<{ Querystring: ListQuery }>('/v1/inbound', { schema: listSchema }, async (request) => {
     const accountId = await auth.accountFor(request);
     const { from, to, since, limit } = request.query;
@@ -227,40 +188,6 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
     };
   });
 };
-
-interface OptOutDay {
-  day: Date;
-  optOuts: number;
-  optIns: number;
-}
-
-/**
- * The account's inbound figures in [from, to) (defaults as `GET /v1/stats`): messages per receiving
- * number and per sender country, and opt-outs and opt-ins per UTC day.
- */
-async function inboundStats(db: Database, accountId: string, range: StatsRange) {
-  const where = { accountId, receivedAt: { gte: range.from, lt: range.to } };
-  const [byNumber, byCountry, optOutsPerDay] = await Promise.all([
-    db.inboundMessage.groupBy({ by: ['to'], where, _count: { _all: true }, orderBy: { to: 'asc' } }),
-    db.inboundMessage.groupBy({ by: ['country'], where, _count: { _all: true }, orderBy: { country: 'asc' } }),
-    db.$queryRaw<OptOutDay[]>`
-      SELECT date_trunc('day', "receivedAt") AS day,
-             count(*) FILTER (WHERE keyword = 'opt_out')::int AS "optOuts",
-             count(*) FILTER (WHERE keyword = 'opt_in')::int AS "optIns"
-      FROM "InboundMessage"
-      WHERE "accountId" = ${accountId} AND "receivedAt" >= ${range.from} AND "receivedAt" < ${range.to}
-        AND keyword IN ('opt_out', 'opt_in')
-      GROUP BY 1
-      ORDER BY 1`,
-  ]);
-  return {
-    from: range.from.toISOString(),
-    to: range.to.toISOString(),
-    byNumber: byNumber.map((group) => ({ number: group.to, total: group._count._all })),
-    byCountry: byCountry.map((group) => ({ country: group.country, total: group._count._all })),
-    optOutsPerDay: optOutsPerDay.map((day) => ({ day: day.day.toISOString().slice(0, 10), optOuts: day.optOuts, optIns: day.optIns })),
-  };
-}
 
 /** A number in a query, in the form it is stored: "+44 7700…", "447700…" and "0044…" are one. */
 export function queryAddress(value: string, field: string): string {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { InboundConflictError, InboundNotFoundError, InboundValidationError, type NumbersService } from '../inbound/numbers';
+import { InboundConflictError, InboundNotFoundError, InboundValidationError, type InboundSettingsInput, type NumbersService } from '../inbound/numbers';
 import { CallbackUrlRefusedError, checkCallbackUrl } from '../callbacks/address-policy';
 import { requireAdminKey } from './admin';
 import type { ApiKeyAuthenticator } from './auth';
@@ -31,8 +31,14 @@ const keywordsSchema = {
 // Response schemas are allowlists, as in the admin plugin.
 const numberView = {
   type: 'object',
-  required: ['number', 'account', 'providers', 'createdAt'],
-  properties: { number: { type: 'string' }, account: { type: 'string' }, providers: { type: 'array', items: { type: 'string' } }, createdAt: { type: 'string' } },
+  required: ['number', 'account', 'providers', 'keyword', 'createdAt'],
+  properties: {
+    number: { type: 'string' },
+    account: { type: 'string' },
+    providers: { type: 'array', items: { type: 'string' } },
+    keyword: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+  },
 } as const;
 
 const suppressionView = {
@@ -57,10 +63,20 @@ const suppressionQuery = {
   properties: { number: numberText, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
 } as const;
 
+// NUL-free, as every stored text; the service checks the length so the CLI gets the same words.
+const replyText = { type: ['string', 'null'], maxLength: 1000, pattern: NO_NUL } as const;
+
 const inboundSettingsView = {
   type: 'object',
-  required: ['account', 'webhookUrl', 'keywords'],
-  properties: { account: { type: 'string' }, webhookUrl: { type: ['string', 'null'] }, keywords: keywordsSchema },
+  required: ['account', 'webhookUrl', 'keywords', 'keywordReplies', 'optOutReply', 'optInReply'],
+  properties: {
+    account: { type: 'string' },
+    webhookUrl: { type: ['string', 'null'] },
+    keywords: keywordsSchema,
+    keywordReplies: { type: 'boolean' },
+    optOutReply: { type: ['string', 'null'] },
+    optInReply: { type: ['string', 'null'] },
+  },
 } as const;
 
 interface SuppressionQuery {
@@ -79,7 +95,7 @@ export const numbersPlugin: FastifyPluginAsync<NumbersPluginOptions> = async (ap
   await app.register(async (admin) => {
     admin.addHook('onRequest', requireAdminKey(adminApiKey));
 
-    admin.post<{ Body: { number: string; account: string; providers?: string[] } }>(
+    admin.post<{ Body: { number: string; account: string; providers?: string[]; keyword?: string | null } }>(
       '/v1/admin/numbers',
       {
         schema: {
@@ -89,7 +105,12 @@ export const numbersPlugin: FastifyPluginAsync<NumbersPluginOptions> = async (ap
             type: 'object',
             required: ['number', 'account'],
             additionalProperties: false,
-            properties: { number: numberText, account: accountText, providers: { type: 'array', maxItems: 20, items: accountText } },
+            properties: {
+              number: numberText,
+              account: accountText,
+              providers: { type: 'array', maxItems: 20, items: accountText },
+              keyword: { type: ['string', 'null'], maxLength: 32, description: "a shared short code's keyword (GatewayAPI): stripped from the front of its messages" },
+            },
           },
           response: { 201: numberView, ...errorResponses },
         },
@@ -119,17 +140,23 @@ export const numbersPlugin: FastifyPluginAsync<NumbersPluginOptions> = async (ap
       },
     );
 
-    admin.put<{ Params: { id: string }; Body: { webhookUrl?: string | null; keywords?: unknown } }>(
+    admin.put<{ Params: { id: string }; Body: InboundSettingsInput }>(
       '/v1/admin/accounts/:id/inbound',
       {
         schema: {
           ...adminOperation,
-          summary: "An account's inbound webhook and opt-out keywords",
+          summary: "An account's inbound webhook, opt-out keywords and their confirmations",
           params: { type: 'object', required: ['id'], properties: { id: accountText } },
           body: {
             type: 'object',
             additionalProperties: false,
-            properties: { webhookUrl: { type: ['string', 'null'], maxLength: 2048 }, keywords: keywordsSchema },
+            properties: {
+              webhookUrl: { type: ['string', 'null'], maxLength: 2048 },
+              keywords: keywordsSchema,
+              keywordReplies: { type: 'boolean', description: 'confirm opt-outs and opt-ins by SMS, through the provider they came in on' },
+              optOutReply: replyText,
+              optInReply: replyText,
+            },
           },
           response: { 200: inboundSettingsView, ...errorResponses },
         },

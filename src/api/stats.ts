@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Database } from '../db/client';
 import { FINAL_STATUSES, type MessageStatus } from '../domain/status';
+import { queryInboundStats, type InboundStats } from '../inbound/stats';
 import { Prisma } from '../generated/prisma/client';
 import type { ApiKeyAuthenticator } from './auth';
 import { ApiError, errorResponses } from './errors';
@@ -50,14 +51,34 @@ export interface StatsReport {
   readonly to: string;
   readonly groupBy: StatsGroupBy;
   readonly groups: readonly StatsGroup[];
+  /** Inbound messages received in the same window, and the opt-outs among them. */
+  readonly inbound: InboundStats;
 }
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 const count = { type: 'integer' } as const;
 
+const inboundStatsSchema = {
+  type: 'object',
+  description: 'Inbound messages received in the window, whatever `groupBy` says',
+  required: ['byNumber', 'byCountry', 'optOutsPerDay'],
+  properties: {
+    byNumber: { type: 'array', items: { type: 'object', required: ['number', 'total'], properties: { number: { type: 'string' }, total: count } } },
+    byCountry: {
+      type: 'array',
+      items: { type: 'object', required: ['country', 'total'], properties: { country: { type: ['string', 'null'] }, total: count } },
+    },
+    optOutsPerDay: {
+      type: 'array',
+      description: 'UTC days with an opt-out or opt-in keyword',
+      items: { type: 'object', required: ['day', 'optOuts', 'optIns'], properties: { day: { type: 'string', format: 'date' }, optOuts: count, optIns: count } },
+    },
+  },
+} as const;
+
 const statsSchema = {
   tags: ['statistics'],
-  summary: "The account's finished messages in a time window, grouped",
+  summary: "The account's finished messages in a time window, grouped, and its inbound messages and opt-outs",
   security: [{ apiKey: [] }],
   querystring: {
     type: 'object',
@@ -72,7 +93,7 @@ const statsSchema = {
   response: {
     200: {
       type: 'object',
-      required: ['from', 'to', 'groupBy', 'groups'],
+      required: ['from', 'to', 'groupBy', 'groups', 'inbound'],
       properties: {
         from: { type: 'string' },
         to: { type: 'string' },
@@ -99,6 +120,7 @@ const statsSchema = {
             },
           },
         },
+        inbound: inboundStatsSchema,
       },
     },
     ...errorResponses,
@@ -107,8 +129,8 @@ const statsSchema = {
 
 /**
  * `GET /v1/stats?from&to&groupBy=provider|country|status`: the account's messages whose final
- * status was reached in [from, to), grouped by that final event's provider, country or status.
- * `to` defaults to now and `from` to a day before `to`.
+ * status was reached in [from, to), grouped by that final event's provider, country or status, and
+ * its inbound messages received in [from, to). `to` defaults to now and `from` to a day before `to`.
  */
 export const statsPlugin: FastifyPluginAsync<StatsPluginOptions> = async (app, options) => {
   const { db, auth } = options;
@@ -116,12 +138,12 @@ export const statsPlugin: FastifyPluginAsync<StatsPluginOptions> = async (app, o
   app.get<{ Querystring: StatsQuerystring }>('/v1/stats', { schema: statsSchema }, async (request): Promise<StatsReport> => {
     const accountId = await auth.accountFor(request);
     const range = rangeOf(request.query);
-    const groups = await queryStats(db, accountId, range, request.query.groupBy);
-    return { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: request.query.groupBy, groups };
+    const [groups, inbound] = await Promise.all([queryStats(db, accountId, range, request.query.groupBy), queryInboundStats(db, accountId, range)]);
+    return { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: request.query.groupBy, groups, inbound };
   });
 };
 
-export function rangeOf(query: { readonly from?: string; readonly to?: string }): StatsRange {
+function rangeOf(query: { readonly from?: string; readonly to?: string }): StatsRange {
   const to = query.to === undefined ? new Date() : new Date(query.to);
   const from = query.from === undefined ? new Date(to.getTime() - DEFAULT_RANGE_MS) : new Date(query.from);
   if (from.getTime() >= to.getTime()) {

@@ -3,11 +3,14 @@ import type { NumbersService, OwnedNumberView, SuppressionView } from '../inboun
 /** `npm run cli -- numbers …` and `suppressions …`: the numbers service, as the admin API offers it. */
 
 export const NUMBERS_USAGE = `  numbers list [--account ID] [--json]
-  numbers add NUMBER --account ID [--providers ID,ID] [--json]
-                                  NUMBER is E.164 or short-code digits
+  numbers add NUMBER --account ID [--providers ID,ID] [--keyword WORD] [--json]
+                                  NUMBER is E.164 or short-code digits; WORD is the
+                                  account's keyword on a shared short code
   numbers remove NUMBER
-  inbound set ACCOUNT [--webhook URL | --no-webhook] [--json]
-                                  where the account's inbound messages are POSTed
+  inbound set ACCOUNT [--webhook URL | --no-webhook] [--keyword-replies | --no-keyword-replies]
+                    [--opt-out-reply TEXT] [--opt-in-reply TEXT] [--json]
+                                  where the account's inbound messages are POSTed, and
+                                  whether STOP and START are confirmed by SMS
   suppressions list ACCOUNT [--number N] [--json]
   suppressions add ACCOUNT NUMBER [--json]
   suppressions remove ACCOUNT NUMBER`;
@@ -29,8 +32,8 @@ export interface NumbersCommand {
 const text = { type: 'string' } as const;
 const flag = { type: 'boolean' } as const;
 
-const NUMBER_HEADERS = ['NUMBER', 'ACCOUNT', 'PROVIDERS', 'SINCE'];
-const numberRow = (view: OwnedNumberView) => [view.number, view.account, view.providers.join(',') || 'any', view.createdAt];
+const NUMBER_HEADERS = ['NUMBER', 'ACCOUNT', 'PROVIDERS', 'KEYWORD', 'SINCE'];
+const numberRow = (view: OwnedNumberView) => [view.number, view.account, view.providers.join(',') || 'any', view.keyword ?? '-', view.createdAt];
 const SUPPRESSION_HEADERS = ['NUMBER', 'REASON', 'SOURCE', 'SINCE'];
 const suppressionRow = (view: SuppressionView) => [view.number, view.reason, view.source ?? '-', view.createdAt];
 
@@ -52,11 +55,11 @@ export const NUMBERS_COMMANDS: Readonly<Record<string, NumbersCommand>> = {
     },
   },
   'numbers add': {
-    options: { account: text, providers: text },
+    options: { account: text, providers: text, keyword: text },
     positionals: ['NUMBER'],
     async run(values, positionals, numbers) {
       const providers = optional(values.providers)?.split(',').filter((provider) => provider.length > 0);
-      const added = await numbers.addNumber({ number: positional(positionals, 0), account: optional(values.account) ?? '', providers });
+      const added = await numbers.addNumber({ number: positional(positionals, 0), account: optional(values.account) ?? '', providers, keyword: optional(values.keyword) });
       return { data: added, headers: NUMBER_HEADERS, rows: [numberRow(added)] };
     },
   },
@@ -69,12 +72,22 @@ export const NUMBERS_COMMANDS: Readonly<Record<string, NumbersCommand>> = {
     },
   },
   'inbound set': {
-    options: { webhook: text, 'no-webhook': flag },
+    options: { webhook: text, 'no-webhook': flag, 'keyword-replies': flag, 'no-keyword-replies': flag, 'opt-out-reply': text, 'opt-in-reply': text },
     positionals: ['ACCOUNT'],
     async run(values, positionals, numbers) {
       const webhookUrl = values['no-webhook'] ? null : optional(values.webhook);
-      const settings = await numbers.configureInbound(positional(positionals, 0), { webhookUrl });
-      return { data: settings, headers: ['ACCOUNT', 'WEBHOOK'], rows: [[settings.account, settings.webhookUrl ?? '-']] };
+      const keywordReplies = values['no-keyword-replies'] ? false : values['keyword-replies'] ? true : undefined;
+      const settings = await numbers.configureInbound(positional(positionals, 0), {
+        webhookUrl,
+        keywordReplies,
+        optOutReply: optional(values['opt-out-reply']),
+        optInReply: optional(values['opt-in-reply']),
+      });
+      return {
+        data: settings,
+        headers: ['ACCOUNT', 'WEBHOOK', 'KEYWORD REPLIES'],
+        rows: [[settings.account, settings.webhookUrl ?? '-', settings.keywordReplies ? 'on' : 'off']],
+      };
     },
   },
   'suppressions list': {

@@ -11,7 +11,7 @@ import {
 import { WorkflowIdReusePolicy, type DataConverter } from '@temporalio/common';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { CancelResult, MessageOutcome, MessagePolicy } from '../domain/message';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { acceptedSearchAttributes, SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { isFinalStatus, type MessageStatus } from '../domain/status';
 import { cancelUpdate, messageWorkflow, statusQuery } from '../workflows';
 import { mapConcurrently } from '../concurrency';
@@ -350,11 +350,7 @@ export class SmsRouterClient {
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
         args: [request],
         memo: { [FINGERPRINT_MEMO]: message.fingerprint },
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.status, value: 'accepted' },
-          { key: SEARCH_ATTRIBUTES.account, value: request.accountId },
-          ...(request.country ? [{ key: SEARCH_ATTRIBUTES.country, value: request.country }] : []),
-        ],
+        typedSearchAttributes: acceptedSearchAttributes(request),
       });
       return { accepted: { id: request.messageId, to: request.to, status: initialStatus(message) } };
     } catch (error) {

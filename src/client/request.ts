@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { assertWithinSegments, MessageTooLongError, type SegmentInfo } from '../domain/encoding';
 import { DEFAULT_CALLBACK_IDLE_SECONDS, DEFAULT_SUBMIT_POLICY, type MessagePolicy, type MessageRequest } from '../domain/message';
+import { KEYWORD_REPLY_VALIDITY_SECONDS } from '../domain/keyword-reply';
 import { InvalidPhoneNumberError, normaliseDestination, type Destination } from '../domain/phone';
 import { InvalidMessageError } from './errors';
 
@@ -134,8 +135,44 @@ export function conflictingField(stored: RequestFingerprint, current: RequestFin
  */
 export function messageIdFor(accountId: string, clientRef: string | undefined): string {
   if (!clientRef) return randomUUID();
-  const hex = createHash('sha256').update(`${accountId}\u0000${clientRef}`).digest('hex');
+  return uuidOfDigest(`${accountId}\u0000${clientRef}`);
+}
+
+/**
+ * The id of the reply to an inbound message: derived from it, so its workflow can start only once.
+ * The key has no account before the separator, so no client reference can name the same id.
+ */
+export function keywordReplyMessageId(inboundId: string): string {
+  return uuidOfDigest(`\u0000keyword-reply\u0000${inboundId}`);
+}
+
+function uuidOfDigest(key: string): string {
+  const hex = createHash('sha256').update(key).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The confirmation of an inbound keyword, to the handset that sent it, from the number it went to. */
+export interface KeywordReplyInput {
+  /** The inbound message answered. */
+  readonly inboundId: string;
+  readonly providerId: string;
+  /** The handset: the inbound message's sender. */
+  readonly to: string;
+  /** Our number or short code the inbound message was sent to. */
+  readonly from: string;
+  readonly body: string;
+}
+
+/**
+ * The request of a keyword reply, checked as any message is. Not part of the SDK's surface: only the
+ * inbound activity sends these, and routing lets one reach a suppressed number only when it answers
+ * that number's own opt-out (src/inbound/keyword-replies.ts).
+ */
+export function prepareKeywordReply(input: KeywordReplyInput, context: RequestContext): MessageRequest {
+  const to = normalised(input.to, 'to');
+  const content = checkContent({ from: input.from, body: input.body, validitySeconds: KEYWORD_REPLY_VALIDITY_SECONDS }, context);
+  const { request } = build(to, undefined, content, context, 0, 'to');
+  return { ...request, messageId: keywordReplyMessageId(input.inboundId), keywordReply: { inboundId: input.inboundId, providerId: input.providerId } };
 }
 
 const CONTENT_FIELDS = ['from', 'body', 'clientRef', 'callbackUrl', 'sendAt', 'validitySeconds'] as const;

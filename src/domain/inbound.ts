@@ -1,3 +1,4 @@
+import type { MessageRequest } from './message';
 import type { KeywordKind } from './opt-out';
 
 /** What an account's inbound webhook receives, one POST per inbound message. */
@@ -45,9 +46,23 @@ export interface InboundOutcome {
   readonly keyword: KeywordKind | null;
   /** Unset when nobody owns the number, or its account has no inbound webhook. */
   readonly delivery?: InboundDelivery;
+  /** The confirmation of an opt-out or opt-in, when the account sends them: a message of its own. */
+  readonly reply?: MessageRequest;
 }
 
 /** One per (account, sender, our number): replies of one conversation reach the client in order. */
 export function inboundPairWorkflowId(accountId: string, from: string, to: string): string {
   return `inbound-pair:${accountId}:${from}:${to}`;
+}
+
+/**
+ * The text without a shared short code's keyword: GatewayAPI routes "FOO STOP" to the owner of
+ * keyword FOO and leaves the keyword in the text (§5c). Only a whole first word matches, in any
+ * case; a text that does not start with it is left as it is.
+ */
+export function withoutSharedKeyword(text: string, keyword: string | null): string {
+  if (!keyword) return text;
+  const match = /^\s*(\S+)(?:\s+|$)/u.exec(text);
+  if (!match?.[1] || match[1].toUpperCase() !== keyword.toUpperCase()) return text;
+  return text.slice(match[0].length);
 }

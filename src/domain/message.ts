@@ -1,6 +1,7 @@
 import type { DeliveryGuarantee } from '../generated/prisma/enums';
 import type { DeliveryReport } from '../providers/types';
 import type { Encoding } from './encoding';
+import type { KeywordReply } from './keyword-reply';
 import type { MessageStatus } from './status';
 
 /** A message as the API accepted it: the message workflow's input. */
@@ -23,6 +24,8 @@ export interface MessageRequest {
   /** ISO 8601; a message not submitted by then ends `expired`. */
   readonly validUntil?: string;
   readonly policy: MessagePolicy;
+  /** Only on the confirmation of an inbound opt-out or opt-in: pins the provider, and may reach the number that just opted out. */
+  readonly keywordReply?: KeywordReply;
 }
 
 /** Deployment settings a message carries so its workflow never reads configuration itself. */

@@ -1,4 +1,5 @@
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
+import type { MessageRequest } from './message';
 
 /**
  * Custom search attributes on message workflows, so ops can filter runs in the Temporal UI
@@ -17,3 +18,12 @@ export const SEARCH_ATTRIBUTES = {
 export const SEARCH_ATTRIBUTE_REGISTRATIONS: readonly string[] = Object.values(SEARCH_ATTRIBUTES).map(
   (key) => `${key.name}=Keyword`,
 );
+
+/** What a message workflow starts with, whoever starts it (the SDK, the inbound workflow for a keyword reply). */
+export function acceptedSearchAttributes(request: Pick<MessageRequest, 'accountId' | 'country'>): SearchAttributePair[] {
+  return [
+    { key: SEARCH_ATTRIBUTES.status, value: 'accepted' },
+    { key: SEARCH_ATTRIBUTES.account, value: request.accountId },
+    ...(request.country ? [{ key: SEARCH_ATTRIBUTES.country, value: request.country }] : []),
+  ];
+}

@@ -1,4 +1,5 @@
 import type { Database } from '../db/client';
+import { MAX_KEYWORD_REPLY_CHARS } from '../domain/keyword-reply';
 import { KeywordOverridesError, type KeywordOverrides, keywordTable } from '../domain/opt-out';
 import { InvalidPhoneNumberError, normaliseInboundAddress } from '../domain/phone';
 import { Prisma } from '../generated/prisma/client';
@@ -34,6 +35,8 @@ export interface OwnedNumberView {
   readonly number: string;
   readonly account: string;
   readonly providers: readonly string[];
+  /** The shared short code's keyword its messages start with; null on a number of its own. */
+  readonly keyword: string | null;
   readonly createdAt: string;
 }
 
@@ -49,6 +52,19 @@ export interface InboundSettingsView {
   readonly account: string;
   readonly webhookUrl: string | null;
   readonly keywords: KeywordOverrides | null;
+  /** Whether opt-outs and opt-ins get a confirmation, and its texts (null: the defaults). */
+  readonly keywordReplies: boolean;
+  readonly optOutReply: string | null;
+  readonly optInReply: string | null;
+}
+
+/** What `configureInbound` changes; a field left out stays as it is. */
+export interface InboundSettingsInput {
+  readonly webhookUrl?: string | null;
+  readonly keywords?: unknown;
+  readonly keywordReplies?: boolean;
+  readonly optOutReply?: string | null;
+  readonly optInReply?: string | null;
 }
 
 const MAX_URL_CHARS = 2048;
@@ -68,15 +84,21 @@ export class NumbersService {
     this.suppressions = suppressions ?? new SuppressionList(db);
   }
 
-  async addNumber(input: { readonly number: string; readonly account: string; readonly providers?: readonly string[] }): Promise<OwnedNumberView> {
+  async addNumber(input: {
+    readonly number: string;
+    readonly account: string;
+    readonly providers?: readonly string[];
+    readonly keyword?: string | null;
+  }): Promise<OwnedNumberView> {
     const number = address(input.number, 'number');
+    const keyword = input.keyword === undefined || input.keyword === null ? null : sharedKeyword(input.keyword);
     await this.requireAccount(input.account);
     const providers = [...new Set(input.providers ?? [])];
     const known = await this.db.provider.findMany({ where: { id: { in: providers } }, select: { id: true } });
     const unknown = providers.find((provider) => !known.some((row) => row.id === provider));
     if (unknown) throw new InboundValidationError(`no provider ${unknown}`, 'providers');
     try {
-      return numberView(await this.db.ownedNumber.create({ data: { number, accountId: input.account, providers } }));
+      return numberView(await this.db.ownedNumber.create({ data: { number, accountId: input.account, providers, keyword } }));
     } catch (error) {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
         throw new InboundConflictError(`${number} is already owned`, 'number');
@@ -99,11 +121,11 @@ export class NumbersService {
     if (removed.count === 0) throw new InboundNotFoundError(`${number} is not owned by any account`);
   }
 
-  /** Sets the account's inbound webhook (null: none) and keyword overrides (null: the defaults); unset fields stay. */
-  async configureInbound(
-    account: string,
-    input: { readonly webhookUrl?: string | null; readonly keywords?: unknown },
-  ): Promise<InboundSettingsView> {
+  /**
+   * Sets the account's inbound webhook (null: none), keyword overrides (null: the defaults) and
+   * keyword confirmations (texts null: the defaults); unset fields stay.
+   */
+  async configureInbound(account: string, input: InboundSettingsInput): Promise<InboundSettingsView> {
     await this.requireAccount(account);
     const webhookUrl = input.webhookUrl === undefined || input.webhookUrl === null ? input.webhookUrl : webhook(input.webhookUrl);
     const keywords = input.keywords === undefined || input.keywords === null ? input.keywords : overrides(input.keywords);
@@ -112,11 +134,21 @@ export class NumbersService {
       data: {
         ...(webhookUrl === undefined ? {} : { inboundWebhookUrl: webhookUrl }),
         ...(keywords === undefined ? {} : { keywordOverrides: keywords === null ? Prisma.DbNull : { ...keywords } }),
+        ...(input.keywordReplies === undefined ? {} : { keywordReplies: input.keywordReplies }),
+        ...(input.optOutReply === undefined ? {} : { optOutReplyText: replyText(input.optOutReply, 'optOutReply') }),
+        ...(input.optInReply === undefined ? {} : { optInReplyText: replyText(input.optInReply, 'optInReply') }),
       },
-      select: { id: true, inboundWebhookUrl: true, keywordOverrides: true },
+      select: { id: true, inboundWebhookUrl: true, keywordOverrides: true, keywordReplies: true, optOutReplyText: true, optInReplyText: true },
     });
     const stored = keywordOverridesSchema.safeParse(row.keywordOverrides);
-    return { account: row.id, webhookUrl: row.inboundWebhookUrl, keywords: stored.success ? stored.data : null };
+    return {
+      account: row.id,
+      webhookUrl: row.inboundWebhookUrl,
+      keywords: stored.success ? stored.data : null,
+      keywordReplies: row.keywordReplies,
+      optOutReply: row.optOutReplyText,
+      optInReply: row.optInReplyText,
+    };
   }
 
   async listSuppressions(account: string, filter: { readonly number?: string; readonly limit?: number }): Promise<SuppressionView[]> {
@@ -180,8 +212,24 @@ function overrides(value: unknown): KeywordOverrides {
   return parsed.data;
 }
 
-function numberView(row: { number: string; accountId: string; providers: string[]; createdAt: Date }): OwnedNumberView {
-  return { number: row.number, account: row.accountId, providers: row.providers, createdAt: row.createdAt.toISOString() };
+/** One word of letters or digits, as GatewayAPI leases them; stored upper case, matched in any case. */
+function sharedKeyword(value: string): string {
+  const keyword = value.trim();
+  if (!/^[\p{L}\p{N}]{1,32}$/u.test(keyword)) throw new InboundValidationError('keyword must be one word of at most 32 letters or digits', 'keyword');
+  return keyword.toUpperCase();
+}
+
+/** A confirmation is one short SMS; null restores the default text. */
+function replyText(value: string | null, field: string): string | null {
+  if (value === null) return null;
+  if (value.trim().length === 0 || value.length > MAX_KEYWORD_REPLY_CHARS) {
+    throw new InboundValidationError(`${field} must be 1 to ${MAX_KEYWORD_REPLY_CHARS} characters`, field);
+  }
+  return value;
+}
+
+function numberView(row: { number: string; accountId: string; providers: string[]; keyword: string | null; createdAt: Date }): OwnedNumberView {
+  return { number: row.number, account: row.accountId, providers: row.providers, keyword: row.keyword, createdAt: row.createdAt.toISOString() };
 }
 
 function suppressionView(entry: SuppressionEntry): SuppressionView {

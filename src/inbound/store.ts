@@ -1,4 +1,5 @@
 import type { Database } from '../db/client';
+import { withoutSharedKeyword } from '../domain/inbound';
 import { countryOfNumber } from '../domain/phone';
 import type { InboundSms } from '../providers/types';
 
@@ -106,8 +107,9 @@ const PROVIDER_KEYWORDS = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' } as 
 
 async function insertMessage(tx: Transaction, providerId: string, providerMessageId: string, fields: MessageFields): Promise<StoredInbound> {
   const id = inboundMessageId(providerId, providerMessageId);
-  const owner = await tx.ownedNumber.findUnique({ where: { number: fields.to }, select: { accountId: true, providers: true } });
-  const accountId = owner && (owner.providers.length === 0 || owner.providers.includes(providerId)) ? owner.accountId : null;
+  const owner = await tx.ownedNumber.findUnique({ where: { number: fields.to }, select: { accountId: true, providers: true, keyword: true } });
+  const owned = owner && (owner.providers.length === 0 || owner.providers.includes(providerId)) ? owner : null;
+  const accountId = owned?.accountId ?? null;
   const inserted = await tx.inboundMessage.createMany({
     data: [
       {
@@ -117,7 +119,8 @@ async function insertMessage(tx: Transaction, providerId: string, providerMessag
         accountId,
         from: fields.from,
         to: fields.to,
-        text: fields.text,
+        // The account's keyword on a shared short code routed it here; the sender's words follow it.
+        text: fields.encoding === 'binary' ? fields.text : withoutSharedKeyword(fields.text, owned?.keyword ?? null),
         encoding: fields.encoding,
         country: countryOfNumber(fields.from),
         parts: fields.parts,

@@ -1,4 +1,5 @@
 import type { RouteCandidate } from '../domain/message';
+import type { Provider } from '../generated/prisma/client';
 import type { RoutingSnapshot } from './catalog';
 import type { RouteRule } from './route-table';
 
@@ -12,6 +13,11 @@ export interface RouteQuery {
    * before each attempt this way also skips a provider disabled meanwhile.
    */
   readonly excludeProviders?: readonly string[];
+  /**
+   * The one provider to use, route table or not: a reply to an inbound message goes back the way
+   * it came, from a number only that provider serves. Disabled or excluded: no candidate.
+   */
+  readonly pinnedProvider?: string;
 }
 
 /** Uniform in [0, 1), like Math.random; tests pass a seeded one. */
@@ -23,17 +29,21 @@ export type RandomSource = () => number;
  * a weighted random draw, so weights 70 and 30 put each first about 70% and 30% of the time.
  */
 export function resolveCandidates(snapshot: RoutingSnapshot, query: RouteQuery, random: RandomSource = Math.random): RouteCandidate[] {
+  if (query.pinnedProvider !== undefined) {
+    const pinned = snapshot.providers.get(query.pinnedProvider);
+    return pinned?.enabled && !query.excludeProviders?.includes(pinned.id) ? [candidateOf(pinned)] : [];
+  }
   const candidates: RouteCandidate[] = [];
   for (const route of drawOrder(matchRoutes(snapshot, query), random)) {
     const provider = snapshot.providers.get(route.providerId);
     if (!provider || candidates.some((candidate) => candidate.providerId === provider.id)) continue;
-    candidates.push({
-      providerId: provider.id,
-      dlrTimeoutSeconds: provider.dlrTimeoutSeconds,
-      deliveryGuarantee: provider.deliveryGuarantee,
-    });
+    candidates.push(candidateOf(provider));
   }
   return candidates;
+}
+
+function candidateOf(provider: Provider): RouteCandidate {
+  return { providerId: provider.id, dlrTimeoutSeconds: provider.dlrTimeoutSeconds, deliveryGuarantee: provider.deliveryGuarantee };
 }
 
 export interface ExplainedRoute {

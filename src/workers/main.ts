@@ -70,6 +70,7 @@ export async function startWorkers(
     db,
     catalog,
     workflowBundle: options.workflowBundle,
+    policy: messagePolicyFrom(config),
   });
   const dispatch = new DispatchWorkers(
     target,

@@ -4,6 +4,7 @@ import { createInboundActivities } from '../activities/inbound';
 import { SuppressionList } from '../inbound/suppression';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
+import type { MessagePolicy } from '../domain/message';
 import type { RoutingCatalog } from '../routing/catalog';
 import type { WorkerTarget } from './dispatch';
 import { WORKER_SHUTDOWN } from './runtime';
@@ -13,6 +14,8 @@ export interface RouterWorkerOptions extends WorkerTarget {
   readonly catalog: RoutingCatalog;
   /** A prebuilt bundle (tests and benchmarks build it once); otherwise the workflows are bundled here. */
   readonly workflowBundle?: WorkflowBundleOption;
+  /** The policy of the messages the router sends itself (keyword replies); the SDK's defaults unless given. */
+  readonly policy?: MessagePolicy;
 }
 
 /** Runs the message workflows and their local activities (routing, status writes). */
@@ -28,7 +31,7 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
     dataConverter: options.dataConverter,
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
-    activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions) },
+    activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions, options.policy) },
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentWorkflowTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,

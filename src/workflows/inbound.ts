@@ -3,14 +3,19 @@ import {
   continueAsNew,
   defineSignal,
   executeChild,
+  ParentClosePolicy,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  startChild,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { InboundActivities, InboundDeliveryActivities } from '../activities/inbound';
-import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
+import { CALLBACKS_TASK_QUEUE, ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { InboundArrival, InboundOutcome, InboundPairInput, InboundWorkflowInput } from '../domain/inbound';
+import type { MessageRequest } from '../domain/message';
+import { acceptedSearchAttributes } from '../domain/search-attributes';
+import { messageWorkflow } from './message';
 
 /** Sent by the webhook, in the order messages arrived, to the workflow of their number pair. */
 export const inboundArrivedSignal = defineSignal<[InboundArrival]>('inboundArrived');
@@ -23,10 +28,32 @@ const { settleInbound } = proxyLocalActivities<InboundActivities>({
 /**
  * One inbound SMS (workflow id "<provider>:<provider message id>", so a provider's retry is the
  * same run): resolve its account and apply its opt-out or opt-in at once, whatever is still
- * waiting to reach the account's webhook. A message nobody's number received ends here, stored.
+ * waiting to reach the account's webhook, and send its confirmation where the account wants one. A
+ * message nobody's number received ends here, stored.
  */
 export async function inboundMessageWorkflow(input: InboundWorkflowInput): Promise<InboundOutcome> {
-  return settleInbound(input.inboundId);
+  const outcome = await settleInbound(input.inboundId);
+  if (outcome.reply) await sendKeywordReply(outcome.reply);
+  return outcome;
+}
+
+/**
+ * The confirmation of an opt-out or opt-in: a message workflow like any other (Message row,
+ * statuses, DLR), outliving this one. Its id comes from the inbound message, so it starts once.
+ */
+async function sendKeywordReply(request: MessageRequest): Promise<void> {
+  try {
+    await startChild(messageWorkflow, {
+      workflowId: request.messageId,
+      taskQueue: ROUTER_TASK_QUEUE,
+      args: [request],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: acceptedSearchAttributes(request),
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
 }
 
 /** A pair with nothing new for this long ends its workflow; the next message starts a new run. */

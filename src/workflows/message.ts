@@ -230,6 +230,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       query: { to: request.to, accountId: request.accountId, from: request.from, excludeProviders: tried },
       before,
       routed,
+      ...(request.keywordReply ? { keywordReply: request.keywordReply } : {}),
     });
     if (!candidate || 'suppressed' in candidate) {
       await announce(before);

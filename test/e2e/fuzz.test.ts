@@ -145,7 +145,6 @@ const GROUPS: Readonly<Record<string, fc.Arbitrary<Fuzzed>>> = {
   ),
   stats: fc.oneof(
     withoutBody('GET', query(['from', 'to', 'groupBy']).map((q) => `/v1/stats?${q}`)),
-    withoutBody('GET', query(['from', 'to']).map((q) => `/v1/stats/inbound?${q}`)),
     withoutBody('GET', query(['from', 'to', 'since', 'limit']).map((q) => `/v1/inbound?${q}`)),
   ),
   'delivery reports, every adapter': fc.oneof(

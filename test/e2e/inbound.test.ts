@@ -3,8 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
+import type { StatsReport } from '../../src/api/stats';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_NUMBER, DEMO_PROVIDERS } from '../../src/dev/seed';
 import type { InboundNotification } from '../../src/domain/inbound';
+import { NumbersService } from '../../src/inbound/numbers';
 import { SuppressionList } from '../../src/inbound/suppression';
 import { twilioInboundDialect } from '../../src/simulator/dialects/twilio';
 import { vonageInboundDialect } from '../../src/simulator/dialects/vonage';
@@ -225,6 +227,21 @@ describe('inbound SMS', () => {
     await malformed.body.dump();
   });
 
+  test("on a shared short code the account's keyword is stripped: \"foo STOP\" is a STOP, and the webhook gets \"STOP\"", async () => {
+    const shared = '451205';
+    await new NumbersService(stack.db).addNumber({ number: shared, account: DEMO_ACCOUNT_ID, providers: ['sim-gatewayapi'], keyword: 'foo' });
+    const from = newSender();
+    await stack.simulator.sendInbound('sim-gatewayapi', { from, to: shared, text: 'foo STOP', url: inboundUrl('sim-gatewayapi') });
+    const [notification] = await eventually(async () => (webhook.receivedFrom(from).length > 0 ? webhook.receivedFrom(from) : undefined));
+    assert.equal(notification?.text, 'STOP');
+    assert.equal(notification?.keyword, 'opt_out');
+    assert.ok(await stack.db.suppression.findUnique({ where: { accountId_number: { accountId: DEMO_ACCOUNT_ID, number: from } } }));
+    // Only the first word, and only the keyword: "foods" is the sender's own text.
+    await stack.simulator.sendInbound('sim-gatewayapi', { from, to: shared, text: 'foods please', url: inboundUrl('sim-gatewayapi') });
+    const second = await eventually(async () => webhook.receivedFrom(from)[1]);
+    assert.equal(second.text, 'foods please');
+  });
+
   test("a reply reaches the account's webhook after it failed twice", async () => {
     const from = newSender();
     webhook.failuresPerMessage = 2;
@@ -360,15 +377,11 @@ describe('inbound SMS', () => {
     assert.equal((await list('', 'wrong-key')).status, 401);
   });
 
-  test('GET /v1/stats/inbound counts messages per number and country, and opt-outs per day', async () => {
-    const response = await request(`${stack.api.url}/v1/stats/inbound`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
+  test('GET /v1/stats counts inbound messages per number and country, and opt-outs per day', async () => {
+    const response = await request(`${stack.api.url}/v1/stats`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
     const body = await response.body.text();
     assert.equal(response.statusCode, 200, body);
-    const stats = JSON.parse(body) as {
-      byNumber: { number: string; total: number }[];
-      byCountry: { country: string | null; total: number }[];
-      optOutsPerDay: { day: string; optOuts: number; optIns: number }[];
-    };
+    const { inbound: stats } = JSON.parse(body) as StatsReport;
     // The default range is the last day: the ordering test's messages carry a January receivedAt.
     const lastDay = { accountId: DEMO_ACCOUNT_ID, receivedAt: { gte: new Date(Date.now() - 86_400_000) } };
     assert.equal(stats.byNumber.find((group) => group.number === OUR_NUMBER)?.total, await stack.db.inboundMessage.count({ where: { ...lastDay, to: OUR_NUMBER } }));

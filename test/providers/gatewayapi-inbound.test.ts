@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { withoutSharedKeyword } from '../../src/domain/inbound';
+import { classifyKeyword } from '../../src/domain/opt-out';
 import { DeliveryReportAuthError, InboundFormatError } from '../../src/providers/errors';
 import { gatewayApiInbound, gatewayApiSignature } from '../../src/providers/gatewayapi';
 import type { Credentials, InboundCallback, InboundSms } from '../../src/providers/types';
@@ -69,4 +71,26 @@ describe('gatewayapi inbound: refused', () => {
 
 test('gatewayapi inbound is acknowledged with a 200', () => {
   assert.equal(gatewayApiInbound.inboundAcknowledgement.statusCode, 200);
+});
+
+// §5c: on a shared short code the keyword routes the message and stays in it ("foo hello" to 1204).
+// The adapter cannot know which keyword is ours (the vector above keeps "foo STOP"); the store strips
+// the one configured on the number (OwnedNumber.keyword) before classification and delivery.
+describe('gatewayapi inbound: a shared short code keyword is stripped', () => {
+  const cases: readonly { label: string; text: string; keyword: string | null; expected: string; kind: string }[] = [
+    { label: '§5f vector: "foo STOP" to keyword foo is a STOP', text: 'foo STOP', keyword: 'FOO', expected: 'STOP', kind: 'opt_out' },
+    { label: '§5c example: "foo hello"', text: 'foo hello', keyword: 'FOO', expected: 'hello', kind: 'none' },
+    { label: 'any case, extra spaces', text: '  Foo   start', keyword: 'FOO', expected: 'start', kind: 'opt_in' },
+    { label: 'the keyword alone', text: 'FOO', keyword: 'FOO', expected: '', kind: 'none' },
+    { label: 'a longer first word is the sender\'s', text: 'food STOP', keyword: 'FOO', expected: 'food STOP', kind: 'none' },
+    { label: 'a text without the keyword is left alone', text: 'STOP', keyword: 'FOO', expected: 'STOP', kind: 'opt_out' },
+    { label: 'a number of its own has no keyword', text: 'foo STOP', keyword: null, expected: 'foo STOP', kind: 'none' },
+  ];
+  for (const { label, text, keyword, expected, kind } of cases) {
+    test(label, () => {
+      const stripped = withoutSharedKeyword(text, keyword);
+      assert.equal(stripped, expected);
+      assert.equal(classifyKeyword(stripped).kind, kind);
+    });
+  }
 });

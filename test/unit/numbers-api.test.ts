@@ -34,10 +34,12 @@ describe('admin: numbers', () => {
   test('add, list, refuse a second owner, remove', async () => {
     const added = await app.inject({ method: 'POST', url: '/v1/admin/numbers', headers: admin, payload: { number: '447700900000', account: 'acme', providers: ['sim-vonage'] } });
     assert.equal(added.statusCode, 201, added.body);
-    assert.deepEqual({ ...added.json<Record<string, unknown>>(), createdAt: undefined }, { number: '+447700900000', account: 'acme', providers: ['sim-vonage'], createdAt: undefined });
+    assert.deepEqual({ ...added.json<Record<string, unknown>>(), createdAt: undefined }, { number: '+447700900000', account: 'acme', providers: ['sim-vonage'], keyword: null, createdAt: undefined });
 
-    const shortCode = await app.inject({ method: 'POST', url: '/v1/admin/numbers', headers: admin, payload: { number: '1204', account: 'other' } });
+    // A keyword on a shared short code, stored upper case.
+    const shortCode = await app.inject({ method: 'POST', url: '/v1/admin/numbers', headers: admin, payload: { number: '1204', account: 'other', keyword: 'foo' } });
     assert.equal(shortCode.statusCode, 201);
+    assert.equal(shortCode.json<{ keyword: string }>().keyword, 'FOO');
 
     const taken = await app.inject({ method: 'POST', url: '/v1/admin/numbers', headers: admin, payload: { number: '+44 7700 900000', account: 'other' } });
     assert.equal(taken.statusCode, 409);
@@ -57,6 +59,7 @@ describe('admin: numbers', () => {
     { label: 'unknown account', payload: { number: '+447700900001', account: 'nobody' }, field: 'account' },
     { label: 'unknown provider', payload: { number: '+447700900001', account: 'acme', providers: ['nope'] }, field: 'providers' },
     { label: 'unknown field', payload: { number: '+447700900001', account: 'acme', colour: 'red' }, field: 'colour' },
+    { label: 'a keyword of two words', payload: { number: '1205', account: 'acme', keyword: 'foo bar' }, field: 'keyword' },
   ];
   for (const { label, payload, field } of refused) {
     test(`400 for ${label}`, async () => {
@@ -81,9 +84,29 @@ describe('admin: inbound settings', () => {
       payload: { webhookUrl: 'https://acme.example/sms', keywords: { optOut: ['STOPP'], disabled: ['YES'] } },
     });
     assert.equal(set.statusCode, 200, set.body);
-    assert.deepEqual(set.json(), { account: 'acme', webhookUrl: 'https://acme.example/sms', keywords: { optOut: ['STOPP'], disabled: ['YES'] } });
+    const defaults = { keywordReplies: false, optOutReply: null, optInReply: null };
+    assert.deepEqual(set.json(), { account: 'acme', webhookUrl: 'https://acme.example/sms', keywords: { optOut: ['STOPP'], disabled: ['YES'] }, ...defaults });
     const cleared = await app.inject({ method: 'PUT', url: '/v1/admin/accounts/acme/inbound', headers: admin, payload: { keywords: null } });
-    assert.deepEqual(cleared.json(), { account: 'acme', webhookUrl: 'https://acme.example/sms', keywords: null });
+    assert.deepEqual(cleared.json(), { account: 'acme', webhookUrl: 'https://acme.example/sms', keywords: null, ...defaults });
+  });
+
+  test('keyword replies are switched on with their own texts, and the texts reset to the defaults with null', async () => {
+    const url = '/v1/admin/accounts/acme/inbound';
+    const on = await app.inject({ method: 'PUT', url, headers: admin, payload: { keywordReplies: true, optOutReply: 'Bye from Acme. Reply START to come back.' } });
+    assert.equal(on.statusCode, 200, on.body);
+    assert.deepEqual({ ...on.json<Record<string, unknown>>(), keywords: undefined, webhookUrl: undefined }, {
+      account: 'acme',
+      webhookUrl: undefined,
+      keywords: undefined,
+      keywordReplies: true,
+      optOutReply: 'Bye from Acme. Reply START to come back.',
+      optInReply: null,
+    });
+    const reset = await app.inject({ method: 'PUT', url, headers: admin, payload: { optOutReply: null } });
+    assert.equal(reset.json<{ optOutReply: string | null; keywordReplies: boolean }>().optOutReply, null);
+    assert.equal(reset.json<{ keywordReplies: boolean }>().keywordReplies, true, 'a field left out stays');
+    const off = await app.inject({ method: 'PUT', url, headers: admin, payload: { keywordReplies: false } });
+    assert.equal(off.json<{ keywordReplies: boolean }>().keywordReplies, false);
   });
 
   for (const { label, payload } of [
@@ -92,6 +115,9 @@ describe('admin: inbound settings', () => {
     { label: 'a loopback webhook without CALLBACK_ALLOW_PRIVATE', payload: { webhookUrl: 'http://127.0.0.1:9000/sms' } },
     { label: 'disabling STOP', payload: { keywords: { disabled: ['stop'] } } },
     { label: 'two words as a keyword', payload: { keywords: { optIn: ['yes please'] } } },
+    { label: 'a reply text longer than one SMS', payload: { optOutReply: 'x'.repeat(161) } },
+    { label: 'an empty reply text', payload: { optInReply: ' ' } },
+    { label: 'keyword replies not a boolean', payload: { keywordReplies: 'yes' } },
   ]) {
     test(`400 for ${label}`, async () => {
       const response = await app.inject({ method: 'PUT', url: '/v1/admin/accounts/acme/inbound', headers: admin, payload });

@@ -93,6 +93,28 @@ describe('OpenAPI contract', () => {
     assert.equal(schema?.properties.clientRef?.maxLength, 64);
   });
 
+  test('GET /v1/stats documents its inbound figures; the inbound settings and numbers their keyword fields', () => {
+    type Schema = { required?: string[]; properties?: Record<string, Schema>; items?: Schema; type?: string | string[] };
+    const jsonOf = (body: unknown): Schema | undefined => (body as { content?: Record<string, { schema: Schema }> } | undefined)?.content?.['application/json']?.schema;
+    const stats = jsonOf(document.paths['/v1/stats']?.get?.responses?.['200']);
+    assert.ok(stats?.required?.includes('inbound'));
+    const inbound = stats?.properties?.inbound;
+    assert.deepEqual(inbound?.required, ['byNumber', 'byCountry', 'optOutsPerDay']);
+    assert.deepEqual(inbound?.properties?.byNumber?.items?.required, ['number', 'total']);
+    assert.deepEqual(inbound?.properties?.byCountry?.items?.properties?.country?.type, ['string', 'null']);
+    assert.deepEqual(inbound?.properties?.optOutsPerDay?.items?.required, ['day', 'optOuts', 'optIns']);
+    assert.equal(document.paths['/v1/stats/inbound'], undefined, 'folded into /v1/stats');
+
+    const settings = document.paths['/v1/admin/accounts/{id}/inbound']?.put;
+    for (const field of ['keywordReplies', 'optOutReply', 'optInReply']) {
+      assert.ok(jsonOf(settings?.requestBody)?.properties?.[field], `request ${field}`);
+      assert.ok(jsonOf(settings?.responses?.['200'])?.required?.includes(field), `response ${field}`);
+    }
+    const numbers = document.paths['/v1/admin/numbers'];
+    assert.ok(jsonOf(numbers?.post?.requestBody)?.properties?.keyword);
+    assert.ok(jsonOf(numbers?.get?.responses?.['200'])?.properties?.numbers?.items?.required?.includes('keyword'));
+  });
+
   test('/docs serves the documentation page', async () => {
     const response = await app.inject({ method: 'GET', url: '/docs' });
     const page = response.statusCode === 302 ? await app.inject({ method: 'GET', url: String(response.headers.location) }) : response;

@@ -193,3 +193,12 @@ test('explainRoute lists the winning group in expected order with each route\'s 
     ['c', '45', 1],
   ]);
 });
+
+test('a pinned provider is the only candidate, with or without a route to the number; disabled or already tried, there is none', () => {
+  const snapshot = table([...providers, provider('off', { enabled: false })], [route('44', 'a'), route('*', 'b')]);
+  assert.deepEqual(providerIds(snapshot, query('+447700900001', { pinnedProvider: 'c' })), ['c'], 'c has no route at all');
+  assert.deepEqual(providerIds(snapshot, query('+447700900001', { pinnedProvider: 'b' })), ['b'], 'b only routes elsewhere');
+  assert.deepEqual(providerIds(snapshot, query('+447700900001', { pinnedProvider: 'off' })), []);
+  assert.deepEqual(providerIds(snapshot, query('+447700900001', { pinnedProvider: 'c', excludeProviders: ['c'] })), [], 'no failover from the pin');
+  assert.deepEqual(providerIds(snapshot, query('+447700900001', { pinnedProvider: 'unknown' })), []);
+});

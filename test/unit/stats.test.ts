@@ -27,6 +27,22 @@ function at(base: Date, seconds: number): Date {
   return new Date(base.getTime() + seconds * 1000);
 }
 const noon = at(FROM, 12 * 3600);
+const LONG_NUMBER = '+4520000001';
+// Sorts after LONG_NUMBER whether or not the collation ignores the '+'.
+const SHORT_CODE = '991204';
+/** acme's inbound figures in [FROM, TO). */
+const WINDOW_INBOUND = {
+  byNumber: [
+    { number: LONG_NUMBER, total: 4 },
+    { number: SHORT_CODE, total: 2 },
+  ],
+  byCountry: [
+    { country: 'DK', total: 4 },
+    { country: 'GB', total: 1 },
+    { country: null, total: 1 },
+  ],
+  optOutsPerDay: [{ day: '2026-03-01', optOuts: 3, optIns: 1 }],
+};
 
 let db: Database;
 let app: FastifyInstance;
@@ -140,6 +156,34 @@ before(async () => {
   // Another account's message in the same window and provider must never show in acme's figures.
   await seed({ id: 'other-delivered', accountId: 'other', country: 'DK', providerId: 'alpha', events: submittedThen(noon, ['delivered', at(noon, 1)]) });
 
+  // Inbound: four to our long number, two to a short code, one at `to` (the next window's), and
+  // another account's; keywords as the inbound workflow classified them.
+  const inbound = (id: string, to: string, country: string | null, keyword: string | null, receivedAt: Date, accountId = 'acme') => ({
+    id: `sim:${id}`,
+    providerId: 'sim',
+    providerMessageId: id,
+    accountId,
+    from: '+4520123400',
+    to,
+    text: keyword ?? 'hello',
+    encoding: 'gsm7',
+    country,
+    keyword,
+    receivedAt,
+  });
+  await db.inboundMessage.createMany({
+    data: [
+      inbound('1', LONG_NUMBER, 'DK', 'opt_out', noon),
+      inbound('2', LONG_NUMBER, 'DK', null, noon),
+      inbound('3', LONG_NUMBER, 'GB', 'opt_in', at(noon, 1)),
+      inbound('4', SHORT_CODE, 'DK', 'opt_out', noon),
+      inbound('5', SHORT_CODE, null, 'help', noon),
+      inbound('6', LONG_NUMBER, 'DK', 'opt_out', TO),
+      inbound('7', LONG_NUMBER, 'DK', 'opt_out', FROM),
+      inbound('8', '+4520000009', 'DK', 'opt_out', noon, 'other'),
+    ],
+  });
+
   app = Fastify({ ajv: { customOptions: { removeAdditional: false } } }); // as buildApi configures it
   installErrorHandling(app);
   await app.register(statsPlugin, { db, auth: new ApiKeyAuthenticator(db) });
@@ -199,6 +243,21 @@ describe('GET /v1/stats', () => {
         group('gamma', { total: 1, unknown: 1, deliveryRate: 0 }),
         group(null, { total: 1, cancelled: 1 }),
       ],
+      inbound: WINDOW_INBOUND,
+    });
+  });
+
+  test('inbound figures: [from, to) inclusive of from only, the same whatever groupBy, the caller\'s own account only', async () => {
+    assert.deepEqual((await stats({ ...window, groupBy: 'status' })).body.inbound, WINDOW_INBOUND);
+    assert.deepEqual((await stats({ from: TO.toISOString(), to: NEXT_DAY.toISOString() })).body.inbound, {
+      byNumber: [{ number: LONG_NUMBER, total: 1 }],
+      byCountry: [{ country: 'DK', total: 1 }],
+      optOutsPerDay: [{ day: '2026-03-02', optOuts: 1, optIns: 0 }],
+    });
+    assert.deepEqual((await stats(window, OTHER_KEY)).body.inbound, {
+      byNumber: [{ number: '+4520000009', total: 1 }],
+      byCountry: [{ country: 'DK', total: 1 }],
+      optOutsPerDay: [{ day: '2026-03-01', optOuts: 1, optIns: 0 }],
     });
   });
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { keywordReplyMessageId } from '../../src/client/request';
+import { confirmsOwnOptOut } from '../../src/inbound/keyword-replies';
 import { SuppressionList } from '../../src/inbound/suppression';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -49,4 +51,37 @@ describe('suppression list', () => {
     await sleep(350);
     assert.equal(await sender.isSuppressed('b', '+447700900003'), false);
   });
+});
+
+describe('keyword replies past the suppression list', () => {
+  const handset = '+447400000009';
+  const reply = { inboundId: 'sim:9', providerId: 'sim' };
+  const confirmation = { messageId: keywordReplyMessageId('sim:9'), accountId: 'a', to: handset };
+
+  before(async () => {
+    await database.db.inboundMessage.createMany({
+      data: [
+        { id: 'sim:9', providerId: 'sim', providerMessageId: '9', accountId: 'a', from: handset, to: '+447700900000', text: 'STOP', encoding: 'gsm7', keyword: 'opt_out', receivedAt: new Date() },
+        { id: 'sim:10', providerId: 'sim', providerMessageId: '10', accountId: 'a', from: handset, to: '+447700900000', text: 'START', encoding: 'gsm7', keyword: 'opt_in', receivedAt: new Date() },
+      ],
+    });
+  });
+
+  test("the confirmation of the number's own opt-out passes", async () => {
+    assert.equal(await confirmsOwnOptOut(database.db, reply, confirmation), true);
+  });
+
+  const refused: readonly { label: string; reply: typeof reply; message: typeof confirmation }[] = [
+    { label: 'a message whose id is not derived from the opt-out', reply, message: { ...confirmation, messageId: keywordReplyMessageId('sim:other') } },
+    { label: "another account's message", reply, message: { ...confirmation, accountId: 'b' } },
+    { label: 'a message to another number', reply, message: { ...confirmation, to: '+447400000010' } },
+    { label: 'a message through another provider', reply: { ...reply, providerId: 'other' }, message: confirmation },
+    { label: 'the reply to an opt-in', reply: { ...reply, inboundId: 'sim:10' }, message: { ...confirmation, messageId: keywordReplyMessageId('sim:10') } },
+    { label: 'a reply to an inbound message that does not exist', reply: { ...reply, inboundId: 'sim:404' }, message: { ...confirmation, messageId: keywordReplyMessageId('sim:404') } },
+  ];
+  for (const { label, reply: claimed, message } of refused) {
+    test(`${label} is held to the list`, async () => {
+      assert.equal(await confirmsOwnOptOut(database.db, claimed, message), false);
+    });
+  }
 });
