@@ -6,6 +6,8 @@ import type { DevServer } from '../../src/dev/temporal-server';
 import { findTemporalTool, TEMPORAL_SERVER, TEMPORAL_SQL_TOOL } from '../../src/dev/temporal-cli';
 
 export interface TestTemporalServer extends DevServer {
+  /** Its PostgreSQL databases (history, visibility), for a benchmark that counts their cost. */
+  readonly databases: readonly string[];
   /** Stops the server and drops its throwaway databases. */
   close(): Promise<void>;
 }
@@ -53,6 +55,8 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
   }
   return {
     address: server.address,
+    pid: server.pid,
+    databases: [database, visibilityDatabase],
     exited: server.exited,
     stop: (graceMs) => server.stop(graceMs),
     async close() {
