@@ -8,6 +8,7 @@
 //
 //   npm run bench -- end-to-end --backend=embedded --messages=1000 --concurrency=32
 //   (BENCH_MESSAGES and BENCH_CONCURRENCY set the defaults of the last two)
+//   --cpu-prof=<dir>: each part writes a V8 CPU profile there when it stops (node --cpu-prof)
 
 import { Pool as PgPool } from 'pg';
 import { temporal } from '@temporalio/proto';
@@ -25,7 +26,7 @@ import { cpuSpent, readCpu, type ProcessGroup } from './cpu';
 import { ascending, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, submitAll } from './load';
 import type { BenchOptions, BenchResult, BenchValue } from './types';
 
-export const END_TO_END_OPTIONS: readonly string[] = ['backend', 'messages', 'concurrency'];
+export const END_TO_END_OPTIONS: readonly string[] = ['backend', 'messages', 'concurrency', 'cpu-prof'];
 
 /** Sent and finished before measuring, so connection set-up and first-use costs stay out of the figures. */
 const WARM_UP_MESSAGES = 20;
@@ -112,7 +113,7 @@ function defined(groups: Readonly<Record<string, ProcessGroup | undefined>>): Re
   return Object.fromEntries(Object.entries(groups).filter((entry): entry is [string, ProcessGroup] => entry[1] !== undefined));
 }
 
-async function measureOn(name: BackendName, messages: number, concurrency: number): Promise<Record<string, BenchValue>> {
+async function measureOn(name: BackendName, messages: number, concurrency: number, profileDir: string | undefined): Promise<Record<string, BenchValue>> {
   const backend = await startBackend(name);
   const pg = new PgPool({ connectionString: Object.assign(serverUrl(), { pathname: '/postgres' }).toString(), max: 1 });
   let stack: ProcessStack | undefined;
@@ -121,6 +122,7 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
     if (!provider) throw new BenchConfigError('no demo provider to send through');
     stack = await startProcessStack({
       temporalAddress: backend.address,
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       providers: [
         {
           id: provider.id,
@@ -197,7 +199,7 @@ export async function benchEndToEnd(options: BenchOptions): Promise<BenchResult>
   // The bare run's workers log at WARN, as the router's do.
   installTemporalRuntime();
   const columns: Record<string, BenchValue>[] = [];
-  for (const backend of backends) columns.push(await measureOn(backend, messages, concurrency));
+  for (const backend of backends) columns.push(await measureOn(backend, messages, concurrency, options['cpu-prof']));
   const figures: Record<string, BenchValue[]> = {};
   for (const column of columns) {
     for (const [figure, value] of Object.entries(column)) (figures[figure] ??= []).push(value);

@@ -5,7 +5,8 @@
 //   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite, stored-report-backlog)
 //   npm run bench -- end-to-end --backend=embedded --messages=1000
 //                                       options: --backend (embedded, memory, postgres; default all),
-//                                       --messages, --concurrency (or BENCH_MESSAGES, BENCH_CONCURRENCY)
+//                                       --messages, --concurrency (or BENCH_MESSAGES, BENCH_CONCURRENCY),
+//                                       --cpu-prof=<dir> (a V8 profile of each part)
 
 import { benchDevServerSqlite } from './dev-server-sqlite';
 import { benchEndToEnd, END_TO_END_OPTIONS } from './end-to-end';

@@ -71,7 +71,8 @@ function submitActivityFor(providerId: string, submit: SubmitPolicy, queueWaitMs
 }
 
 type AttemptResult =
-  | { readonly kind: 'submitted'; readonly providerMessageIds: readonly string[] }
+  /** `recorded`: the submit activity wrote the `submitted` change itself (SubmitInput.submitted). */
+  | { readonly kind: 'submitted'; readonly providerMessageIds: readonly string[]; readonly recorded?: StatusChange }
   | { readonly kind: 'ambiguous'; readonly reason: string }
   | { readonly kind: 'failed'; readonly errorCode: string; readonly reason: string }
   | { readonly kind: 'stopped' };
@@ -200,7 +201,9 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
         return ambiguous;
       }
 
-      await journal.flush({ status: 'submitted', providerId, providerMessageId: attempt.providerMessageIds[0] });
+      const submitted = { status: 'submitted', providerId, providerMessageId: attempt.providerMessageIds[0] } as const;
+      if (attempt.recorded) await announce([journal.stamp(submitted, attempt.recorded)]);
+      else await journal.flush(submitted);
       const outcome = await awaitFinalReport(candidate, attempt.providerMessageIds);
       if (outcome.status === 'undelivered' && outcome.retryableOnOtherRoute && resends < request.policy.maxResends) {
         resends += 1;
@@ -421,11 +424,14 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     const remainingValidityMs = validUntil - Date.now();
     const queueWaitMs = Math.max(1_000, Math.min(submit.queueTimeoutSeconds * 1000, remainingValidityMs));
     const submitToProvider = submitActivityFor(candidate.providerId, submit, queueWaitMs);
+    // The activity records `submitted` at this position unless other changes wait to be written
+    // with it. Histories from before it did replay as they were: their results carry no `submitted`.
+    const position = journal.hasQueued ? undefined : journal.next();
     const scope = new CancellationScope();
     let settle = () => {};
     submitInFlight = { scope, settled: new Promise<void>((resolve) => (settle = resolve)) };
     try {
-      const { providerMessageIds } = await scope.run(() => submitToProvider({
+      const { providerMessageIds, submitted } = await scope.run(() => submitToProvider({
         providerId: candidate.providerId,
         sms: {
           messageId: request.messageId,
@@ -436,8 +442,9 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
           validitySeconds: Number.isFinite(remainingValidityMs) ? Math.floor(remainingValidityMs / 1000) : undefined,
         },
         attempt: ref.attempt,
+        submitted: position && { sequence: position.sequence, country: position.country },
       }));
-      return { kind: 'submitted', providerMessageIds };
+      return { kind: 'submitted', providerMessageIds, recorded: submitted };
     } catch (error) {
       if (isCancellation(error)) {
         // The cancel update took the submit back from the queue: it never reached a worker.
@@ -462,6 +469,8 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       if (await fenceSubmitAttempt(ref)) {
         return { kind: 'transient', errorCode: 'submit_not_sent', reason: `${what}; the request never left the worker` };
       }
+      // The activity may have recorded `submitted` before it was lost.
+      if (position) journal.skip(position);
       return { kind: 'ambiguous', reason: `${what}; the request may have reached the provider` };
     } finally {
       submitInFlight = undefined;
