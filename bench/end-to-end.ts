@@ -11,6 +11,7 @@
 //   --cpu-prof=<dir>: each part writes a V8 CPU profile there when it stops (node --cpu-prof)
 
 import { Pool as PgPool } from 'pg';
+import { request } from 'undici';
 import { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../src/db/client';
@@ -97,16 +98,43 @@ function perMessage(spent: Readonly<Record<string, number>>, count: number): Rec
 const CPU_ROWS = ['Temporal server', 'PostgreSQL, Temporal databases', 'PostgreSQL, router database', 'API', 'worker', 'simulator'] as const;
 type CpuRow = (typeof CPU_ROWS)[number];
 
+/** How long the simulated provider waits before reporting; 0 unless BENCH_DLR_DELAY_MS says otherwise. */
+function dlrDelayMs(): number {
+  const raw = process.env.BENCH_DLR_DELAY_MS;
+  return raw === undefined || raw === '0' ? 0 : positiveInteger('BENCH_DLR_DELAY_MS', raw, 0);
+}
+
+interface ProviderCounts {
+  readonly received: number;
+  readonly throttled: number;
+}
+
+/** Submits the simulator took so far, and how many it answered 429. */
+async function providerCounts(simulatorUrl: string): Promise<ProviderCounts> {
+  const stats = (await (await request(`${simulatorUrl}/_control/stats`)).body.json()) as ProviderCounts[];
+  return stats.reduce((sum, entry) => ({ received: sum.received + entry.received, throttled: sum.throttled + entry.throttled }), { received: 0, throttled: 0 });
+}
+
+function routerDatabaseOf(stack: ProcessStack): string {
+  return new URL(stack.config.DATABASE_URL).pathname.slice(1);
+}
+
 function routerProcesses(backend: RunningBackend, stack: ProcessStack, pg: PgPool): Record<CpuRow, ProcessGroup | undefined> {
   const tree = (pid: number | undefined): ProcessGroup | undefined => (pid === undefined ? undefined : { kind: 'tree', pid });
   return {
     'Temporal server': tree(backend.serverPid),
     'PostgreSQL, Temporal databases': backend.databases.length > 0 ? { kind: 'postgres', pool: pg, databases: backend.databases } : undefined,
-    'PostgreSQL, router database': { kind: 'postgres', pool: pg, databases: [new URL(stack.config.DATABASE_URL).pathname.slice(1)] },
+    'PostgreSQL, router database': { kind: 'postgres', pool: pg, databases: [routerDatabaseOf(stack)] },
     API: tree(stack.api.pid),
     worker: tree(stack.workers[0]?.pid),
     simulator: tree(stack.simulator.pid),
   };
+}
+
+/** Committed transactions of a database so far: with autocommit, its statements (round trips). */
+async function transactionsOf(pg: PgPool, database: string): Promise<number> {
+  const { rows } = await pg.query<{ xact_commit: string }>('SELECT xact_commit FROM pg_stat_database WHERE datname = $1', [database]);
+  return Number(rows[0]?.xact_commit ?? 0);
 }
 
 function defined(groups: Readonly<Record<string, ProcessGroup | undefined>>): Record<string, ProcessGroup> {
@@ -132,8 +160,9 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
           tps: PROVIDER_TPS,
           window: PROVIDER_WINDOW,
           dlrTimeoutSeconds: 60,
-          // The simulator enforces the contract like a real provider would, answering 429 past it.
-          behaviour: { tpsLimit: PROVIDER_TPS },
+          // The simulator enforces the contract like a real provider would, answering 429 past it,
+          // and reports right after it accepts, as the bare shape's provider does (BENCH_DLR_DELAY_MS).
+          behaviour: { tpsLimit: PROVIDER_TPS, dlrDelayMs: dlrDelayMs() },
         },
       ],
     });
@@ -141,17 +170,24 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
     await waitUntilFinal(stack.db, warmUp.ids, 120_000);
 
     const processes = defined(routerProcesses(backend, stack, pg));
+    const routerDatabase = routerDatabaseOf(stack);
+    const transactionsBefore = await transactionsOf(pg, routerDatabase);
+    const providerBefore = await providerCounts(stack.simulatorUrl);
     const before = await readCpu(processes);
     const run = await submitAll(stack.apiUrl, messages, concurrency, 'bench');
     // Generous: a loaded machine may need many times the expected time.
     const lastFinalAt = await waitUntilFinal(stack.db, run.ids, 120_000 + messages * 100);
     const spent = cpuSpent(before, await readCpu(processes));
+    const providerAfter = await providerCounts(stack.simulatorUrl);
 
     const rate = messages / ((lastFinalAt.getTime() - run.startedAt) / 1000);
     const deliveredIds = (await stack.db.message.findMany({ where: { id: { in: run.ids }, status: 'delivered' }, select: { id: true } })).map((row) => row.id);
     const step = Math.max(1, Math.floor(deliveredIds.length / HISTORY_SAMPLES));
     const sample = deliveredIds.filter((_, index) => index % step === 0).slice(0, HISTORY_SAMPLES);
     const shapes = await Promise.all(sample.map((id) => historyShape(stack!.temporal, id)));
+    // PostgreSQL publishes a backend's counts within a second of its last transaction.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const transactions = (await transactionsOf(pg, routerDatabase)) - transactionsBefore;
 
     // The bare run's workers and client live in this process; the server and its database are shared.
     const bareProcesses = defined({
@@ -170,12 +206,15 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
       'delivered / messages': `${deliveredIds.length} / ${messages}`,
       'router end to end, submit to final (msg/s)': round(rate),
       'API accepted (msg/s)': round(messages / run.seconds),
+      'provider submits (of which 429)': `${providerAfter.received - providerBefore.received} (${providerAfter.throttled - providerBefore.throttled})`,
       'bare Temporal, same shape and server (wf/s)': round(bare.rate),
       'router / bare': ratio(rate / bare.rate),
       'history events per delivered message, router: median (range)': spread(shapes.map((shape) => shape.events)),
       'history events per workflow, bare': bare.historyEvents,
       'workflow tasks per delivered message, router': spread(shapes.map((shape) => shape.workflowTasks)),
       'markers per delivered message, router': spread(shapes.map((shape) => shape.markers)),
+      // Includes this process's polling for final statuses, a few per second.
+      'router database transactions per message': round(transactions / messages),
       ...Object.fromEntries(CPU_ROWS.map((row) => [`CPU ms per delivered message: ${row}`, cpu[row] ?? '–'])),
       'CPU ms per delivered message: total': cpuTotal,
       'CPU ms per bare workflow: Temporal server': bareSpent['Temporal server'] ?? '–',
