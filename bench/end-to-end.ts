@@ -198,6 +198,7 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
     const bareBefore = await readCpu(bareProcesses);
     const bare = await runBareShape({ address: backend.address, count: messages, concurrency });
     const bareSpent = perMessage(cpuSpent(bareBefore, await readCpu(bareProcesses)), messages);
+    const bareTotal = Object.values(bareSpent).reduce((sum, ms) => sum + ms, 0);
 
     const cpu = perMessage(spent, Math.max(1, deliveredIds.length));
     const cpuTotal = round(Object.values(cpu).reduce((sum, ms) => sum + ms, 0));
@@ -220,6 +221,8 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
       'CPU ms per bare workflow: Temporal server': bareSpent['Temporal server'] ?? '–',
       'CPU ms per bare workflow: PostgreSQL, Temporal databases': bareSpent['PostgreSQL, Temporal databases'] ?? '–',
       'CPU ms per bare workflow: bench process (bare workers, client)': bareSpent['bench process'] ?? '–',
+      // Steadier than the rates on a shared machine: what each costs, whatever else runs.
+      'CPU per message, router total / bare total': ratio(cpuTotal / bareTotal),
       'API latency median / p99 (ms)': `${round(percentile(apiLatency, 0.5))} / ${round(percentile(apiLatency, 0.99))}`,
     };
   } finally {
