@@ -1,39 +1,40 @@
-// The whole router under load: a real Temporal dev server, PostgreSQL, the API, the workers and the
-// provider simulator in this process (test/support/stack.ts). N messages go through the REST API
-// with bounded client concurrency; the figures say how fast the API accepts them, how fast they
-// reach a final status, what the API and the DLR webhook cost per request, and what Temporal keeps.
+// The whole router under load, on each Temporal backend in turn (bench/backends.ts): the API, the
+// worker and the provider simulator each in its own OS process (test/support/process-stack.ts),
+// the router's PostgreSQL database, and N messages through the REST API from this process with
+// bounded client concurrency. Right after, on the same server, as many bare workflows of the
+// message's shape (bench/bare-shape, its workers in this process) give the Temporal ceiling. The
+// figures: both rates and their ratio, history events and workflow tasks per message, and CPU ms
+// per delivered message of every process (bench/cpu.ts).
 //
-//   BENCH_MESSAGES=2000 BENCH_CONCURRENCY=32 npm run bench -- end-to-end
+//   npm run bench -- end-to-end --backend=embedded --messages=1000 --concurrency=32
+//   (BENCH_MESSAGES and BENCH_CONCURRENCY set the defaults of the last two)
+//   --cpu-prof=<dir>: each part writes a V8 CPU profile there when it stops (node --cpu-prof)
 
-import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
-import { DEMO_API_KEY, DEMO_PROVIDERS } from '../src/dev/seed';
+import { Pool as PgPool } from 'pg';
+import { request } from 'undici';
+import { temporal } from '@temporalio/proto';
+import type { Client } from '@temporalio/client';
+import type { Database } from '../src/db/client';
+import { DEMO_PROVIDERS } from '../src/dev/seed';
 import { FINAL_STATUSES, type MessageStatus } from '../src/domain/status';
+import { serverUrl } from '../test/support/database';
+import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
+import { installTemporalRuntime } from '../src/workers/runtime';
 import { startStack, type TestStack } from '../test/support/stack';
+import { BACKEND_LABELS, BACKENDS, isBackendName, startBackend, type BackendName, type RunningBackend } from './backends';
 import { runBareShape } from './bare-shape/run';
-import type { BenchResult } from './types';
+import { cpuSpent, readCpu, type ProcessGroup } from './cpu';
+import { ascending, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, submitAll } from './load';
+import type { BenchOptions, BenchResult, BenchValue } from './types';
 
-/** Well above the demo's 50/20, so the router rather than the provider contract sets the pace. */
-const PROVIDER_TPS = 500;
-const PROVIDER_WINDOW = 100;
+export const END_TO_END_OPTIONS: readonly string[] = ['backend', 'messages', 'concurrency', 'cpu-prof'];
+
 /** Sent and finished before measuring, so connection set-up and first-use costs stay out of the figures. */
 const WARM_UP_MESSAGES = 20;
-const HISTORY_SAMPLES = 5;
+const HISTORY_SAMPLES = 20;
 const POLL_MS = 250;
 
-export class BenchConfigError extends Error {
-  override readonly name = 'BenchConfigError';
-}
-
-export class BenchSubmitError extends Error {
-  override readonly name = 'BenchSubmitError';
-  constructor(
-    readonly statusCode: number,
-    readonly body: string,
-  ) {
-    super(`POST /v1/messages answered ${statusCode}: ${body}`);
-  }
-}
+const EventType = temporal.api.enums.v1.EventType;
 
 export class BenchTimeoutError extends Error {
   override readonly name = 'BenchTimeoutError';
@@ -45,109 +46,7 @@ export class BenchTimeoutError extends Error {
   }
 }
 
-export function positiveIntegerFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new BenchConfigError(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
-
-/** Linear interpolation between closest ranks, as PostgreSQL's percentile_cont. */
-export function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const position = fraction * (sorted.length - 1);
-  const lower = Math.floor(position);
-  const below = sorted[lower] ?? Number.NaN;
-  const above = sorted[Math.min(lower + 1, sorted.length - 1)] ?? below;
-  return below + (above - below) * (position - lower);
-}
-
-export function ascending(values: readonly number[]): number[] {
-  return [...values].sort((a, b) => a - b);
-}
-
-export function round(value: number, digits = 1): number {
-  return Number(value.toFixed(digits));
-}
-
-export function ratio(value: number): string {
-  return `${value.toFixed(2)}×`;
-}
-
-interface Submitted {
-  readonly ids: string[];
-  /** Per request, in milliseconds. */
-  readonly latencies: number[];
-  readonly startedAt: number;
-  readonly seconds: number;
-}
-
-interface SubmitAnswer {
-  messages: { id: string }[];
-}
-
-/** One message per request, at most `concurrency` requests in flight, each on its own keep-alive connection. */
-export async function submitAll(apiUrl: string, count: number, concurrency: number, label: string): Promise<Submitted> {
-  const pool = new Pool(apiUrl, { connections: concurrency });
-  const ids: string[] = new Array<string>(count);
-  const latencies: number[] = [];
-  let next = 0;
-  const startedAt = Date.now();
-  const started = performance.now();
-  try {
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, count) }, async () => {
-        for (let index = next++; index < count; index = next++) {
-          const sentAt = performance.now();
-          const response = await pool.request({
-            method: 'POST',
-            path: '/v1/messages',
-            headers: { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' },
-            // Valid Danish mobile numbers, a different one per message.
-            body: JSON.stringify({ to: `+4520${String(100_000 + index)}`, from: 'Bench', body: `${label} ${index}` }),
-          });
-          const text = await response.body.text();
-          latencies.push(performance.now() - sentAt);
-          if (response.statusCode !== 202) throw new BenchSubmitError(response.statusCode, text);
-          const id = (JSON.parse(text) as SubmitAnswer).messages[0]?.id;
-          if (!id) throw new BenchSubmitError(response.statusCode, text);
-          ids[index] = id;
-        }
-      }),
-    );
-  } finally {
-    await pool.close();
-  }
-  return { ids, latencies, startedAt, seconds: (performance.now() - started) / 1000 };
-}
-
-/** Resolves with the time the last of them became final (the workflow's clock, written to Message.completedAt). */
-async function waitUntilFinal(stack: TestStack, ids: readonly string[], timeoutMs: number): Promise<Date> {
-  const finalStatuses: MessageStatus[] = [...FINAL_STATUSES];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const finished = await stack.db.message.count({ where: { id: { in: [...ids] }, status: { in: finalStatuses } } });
-    if (finished === ids.length) break;
-    if (Date.now() > deadline) throw new BenchTimeoutError(finished, ids.length);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  const { _max } = await stack.db.message.aggregate({ where: { id: { in: [...ids] } }, _max: { completedAt: true } });
-  return _max.completedAt ?? new Date();
-}
-
-/** Every workflow's history, counted over a few messages spread across the run. */
-async function historyLengths(stack: TestStack, ids: readonly string[]): Promise<{ historyEvents: number[]; statusEvents: number[] }> {
-  const step = Math.max(1, Math.floor(ids.length / HISTORY_SAMPLES));
-  const sample = ids.filter((_, index) => index % step === 0).slice(0, HISTORY_SAMPLES);
-  const historyEvents = await Promise.all(
-    sample.map(async (id) => (await stack.temporal.workflow.getHandle(id).fetchHistory()).events?.length ?? 0),
-  );
-  const statusEvents = await Promise.all(sample.map((id) => stack.db.messageEvent.count({ where: { messageId: id } })));
-  return { historyEvents, statusEvents };
-}
-
-/** The test stack with the demo's first provider raised to the benchmark's rate and window. */
+/** The in-process test stack with the demo's first provider raised to the benchmark's rate and window. */
 export async function startBenchStack(): Promise<{ stack: TestStack; providerId: string }> {
   const [provider] = DEMO_PROVIDERS;
   if (!provider) throw new BenchConfigError('no demo provider to send through');
@@ -160,61 +59,198 @@ export async function startBenchStack(): Promise<{ stack: TestStack; providerId:
   return { stack, providerId: provider.id };
 }
 
-export async function benchEndToEnd(): Promise<BenchResult> {
-  const messages = positiveIntegerFromEnv('BENCH_MESSAGES', 2000);
-  const concurrency = positiveIntegerFromEnv('BENCH_CONCURRENCY', 32);
-  const { stack } = await startBenchStack();
+/** Resolves with the time the last of them became final (the workflow's clock, written to Message.completedAt). */
+async function waitUntilFinal(db: Database, ids: readonly string[], timeoutMs: number): Promise<Date> {
+  const finalStatuses: MessageStatus[] = [...FINAL_STATUSES];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const finished = await db.message.count({ where: { id: { in: [...ids] }, status: { in: finalStatuses } } });
+    if (finished === ids.length) break;
+    if (Date.now() > deadline) throw new BenchTimeoutError(finished, ids.length);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  const { _max } = await db.message.aggregate({ where: { id: { in: [...ids] } }, _max: { completedAt: true } });
+  return _max.completedAt ?? new Date();
+}
+
+interface HistoryShape {
+  readonly events: number;
+  readonly workflowTasks: number;
+  readonly markers: number;
+}
+
+async function historyShape(client: Client, workflowId: string): Promise<HistoryShape> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const count = (type: number) => events.filter((event) => event.eventType === type).length;
+  return { events: events.length, workflowTasks: count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), markers: count(EventType.EVENT_TYPE_MARKER_RECORDED) };
+}
+
+/** Median and range over a sample, as `median (min–max)`. */
+function spread(values: readonly number[]): string {
+  const sorted = ascending(values);
+  return `${percentile(sorted, 0.5)} (${sorted[0]}–${sorted[sorted.length - 1]})`;
+}
+
+function perMessage(spent: Readonly<Record<string, number>>, count: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(spent).map(([name, ms]) => [name, round(ms / count)]));
+}
+
+const CPU_ROWS = ['Temporal server', 'PostgreSQL, Temporal databases', 'PostgreSQL, router database', 'API', 'worker', 'simulator'] as const;
+type CpuRow = (typeof CPU_ROWS)[number];
+
+/** How long the simulated provider waits before reporting; 0 unless BENCH_DLR_DELAY_MS says otherwise. */
+function dlrDelayMs(): number {
+  const raw = process.env.BENCH_DLR_DELAY_MS;
+  return raw === undefined || raw === '0' ? 0 : positiveInteger('BENCH_DLR_DELAY_MS', raw, 0);
+}
+
+interface ProviderCounts {
+  readonly received: number;
+  readonly throttled: number;
+}
+
+/** Submits the simulator took so far, and how many it answered 429. */
+async function providerCounts(simulatorUrl: string): Promise<ProviderCounts> {
+  const stats = (await (await request(`${simulatorUrl}/_control/stats`)).body.json()) as ProviderCounts[];
+  return stats.reduce((sum, entry) => ({ received: sum.received + entry.received, throttled: sum.throttled + entry.throttled }), { received: 0, throttled: 0 });
+}
+
+function routerDatabaseOf(stack: ProcessStack): string {
+  return new URL(stack.config.DATABASE_URL).pathname.slice(1);
+}
+
+function routerProcesses(backend: RunningBackend, stack: ProcessStack, pg: PgPool): Record<CpuRow, ProcessGroup | undefined> {
+  const tree = (pid: number | undefined): ProcessGroup | undefined => (pid === undefined ? undefined : { kind: 'tree', pid });
+  return {
+    'Temporal server': tree(backend.serverPid),
+    'PostgreSQL, Temporal databases': backend.databases.length > 0 ? { kind: 'postgres', pool: pg, databases: backend.databases } : undefined,
+    'PostgreSQL, router database': { kind: 'postgres', pool: pg, databases: [routerDatabaseOf(stack)] },
+    API: tree(stack.api.pid),
+    worker: tree(stack.workers[0]?.pid),
+    simulator: tree(stack.simulator.pid),
+  };
+}
+
+/** Committed transactions of a database so far: with autocommit, its statements (round trips). */
+async function transactionsOf(pg: PgPool, database: string): Promise<number> {
+  const { rows } = await pg.query<{ xact_commit: string }>('SELECT xact_commit FROM pg_stat_database WHERE datname = $1', [database]);
+  return Number(rows[0]?.xact_commit ?? 0);
+}
+
+function defined(groups: Readonly<Record<string, ProcessGroup | undefined>>): Record<string, ProcessGroup> {
+  return Object.fromEntries(Object.entries(groups).filter((entry): entry is [string, ProcessGroup] => entry[1] !== undefined));
+}
+
+async function measureOn(name: BackendName, messages: number, concurrency: number, profileDir: string | undefined): Promise<Record<string, BenchValue>> {
+  const backend = await startBackend(name);
+  const pg = new PgPool({ connectionString: Object.assign(serverUrl(), { pathname: '/postgres' }).toString(), max: 1 });
+  let stack: ProcessStack | undefined;
   try {
-    const warmUp = await submitAll(stack.api.url, WARM_UP_MESSAGES, concurrency, 'warm-up');
-    await waitUntilFinal(stack, warmUp.ids, 60_000);
+    const [provider] = DEMO_PROVIDERS;
+    if (!provider) throw new BenchConfigError('no demo provider to send through');
+    stack = await startProcessStack({
+      temporalAddress: backend.address,
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      providers: [
+        {
+          id: provider.id,
+          dialect: provider.adapter,
+          credentials: provider.credentials,
+          routes: [{ prefix: '*' }],
+          tps: PROVIDER_TPS,
+          window: PROVIDER_WINDOW,
+          dlrTimeoutSeconds: 60,
+          // The simulator enforces the contract like a real provider would, answering 429 past it,
+          // and reports right after it accepts, as the bare shape's provider does (BENCH_DLR_DELAY_MS).
+          behaviour: { tpsLimit: PROVIDER_TPS, dlrDelayMs: dlrDelayMs() },
+        },
+      ],
+    });
+    const warmUp = await submitAll(stack.apiUrl, WARM_UP_MESSAGES, concurrency, 'warm-up');
+    await waitUntilFinal(stack.db, warmUp.ids, 120_000);
 
-    const callbacksBefore = stack.simulator.callbacks.length;
-    const receivedBefore = stack.simulator.received.length;
-    const run = await submitAll(stack.api.url, messages, concurrency, 'bench');
-    // Generous: at the provider limit this takes messages / 475 s; a loaded machine may need many times that.
-    const lastFinalAt = await waitUntilFinal(stack, run.ids, 60_000 + messages * 50);
+    const processes = defined(routerProcesses(backend, stack, pg));
+    const routerDatabase = routerDatabaseOf(stack);
+    const transactionsBefore = await transactionsOf(pg, routerDatabase);
+    const providerBefore = await providerCounts(stack.simulatorUrl);
+    const before = await readCpu(processes);
+    const run = await submitAll(stack.apiUrl, messages, concurrency, 'bench');
+    // Generous: a loaded machine may need many times the expected time.
+    const lastFinalAt = await waitUntilFinal(stack.db, run.ids, 120_000 + messages * 100);
+    const spent = cpuSpent(before, await readCpu(processes));
+    const providerAfter = await providerCounts(stack.simulatorUrl);
 
-    const endToEndSeconds = (lastFinalAt.getTime() - run.startedAt) / 1000;
-    const acceptedRate = messages / run.seconds;
-    const endToEndRate = messages / endToEndSeconds;
+    const rate = messages / ((lastFinalAt.getTime() - run.startedAt) / 1000);
+    const deliveredIds = (await stack.db.message.findMany({ where: { id: { in: run.ids }, status: 'delivered' }, select: { id: true } })).map((row) => row.id);
+    const step = Math.max(1, Math.floor(deliveredIds.length / HISTORY_SAMPLES));
+    const sample = deliveredIds.filter((_, index) => index % step === 0).slice(0, HISTORY_SAMPLES);
+    const shapes = await Promise.all(sample.map((id) => historyShape(stack!.temporal, id)));
+    // PostgreSQL publishes a backend's counts within a second of its last transaction.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const transactions = (await transactionsOf(pg, routerDatabase)) - transactionsBefore;
+
+    // The bare run's workers and client live in this process; the server and its database are shared.
+    const bareProcesses = defined({
+      'Temporal server': processes['Temporal server'],
+      'PostgreSQL, Temporal databases': processes['PostgreSQL, Temporal databases'],
+      'bench process': { kind: 'process', pid: process.pid },
+    });
+    const bareBefore = await readCpu(bareProcesses);
+    const bare = await runBareShape({ address: backend.address, count: messages, concurrency });
+    const bareSpent = perMessage(cpuSpent(bareBefore, await readCpu(bareProcesses)), messages);
+    const bareTotal = Object.values(bareSpent).reduce((sum, ms) => sum + ms, 0);
+
+    const cpu = perMessage(spent, Math.max(1, deliveredIds.length));
+    const cpuTotal = round(Object.values(cpu).reduce((sum, ms) => sum + ms, 0));
     const apiLatency = ascending(run.latencies);
-    const callbacks = stack.simulator.callbacks.slice(callbacksBefore);
-    const dlrLatency = ascending(callbacks.map((callback) => callback.latencyMs));
-    const submits = stack.simulator.received.slice(receivedBefore);
-    const delivered = await stack.db.message.count({ where: { id: { in: run.ids }, status: 'delivered' } });
-    const { historyEvents, statusEvents } = await historyLengths(stack, run.ids);
-    const historyMedian = percentile(ascending(historyEvents), 0.5);
-    const statusMedian = percentile(ascending(statusEvents), 0.5);
-    // The same number of workflows of the message's shape with no router code, on the same server.
-    const bare = await runBareShape({ address: stack.config.TEMPORAL_ADDRESS, count: messages, concurrency });
-
     return {
-      name: 'end to end (REST API → Temporal → simulated provider → DLR → PostgreSQL)',
-      figures: {
-        messages,
-        'client concurrency': concurrency,
-        'provider tps / window': `${PROVIDER_TPS} / ${PROVIDER_WINDOW}`,
-        delivered: `${delivered} of ${messages}`,
-        'provider submits (of which 429)': `${submits.length} (${submits.filter((entry) => entry.outcome === 'throttled').length})`,
-        'API accepted (msg/s)': round(acceptedRate),
-        'end to end, submit to final (msg/s)': round(endToEndRate),
-        'end to end / API acceptance rate': ratio(endToEndRate / acceptedRate),
-        'end to end / provider tps': ratio(endToEndRate / PROVIDER_TPS),
-        'bare Temporal, same workflow shape and server (wf/s)': round(bare.rate),
-        'router end to end / bare Temporal': ratio(endToEndRate / bare.rate),
-        'bare Temporal history events per workflow': bare.historyEvents,
-        'API latency median (ms)': round(percentile(apiLatency, 0.5)),
-        'API latency p99 (ms)': round(percentile(apiLatency, 0.99)),
-        'DLR callbacks': callbacks.length,
-        'DLR ack latency median (ms)': round(percentile(dlrLatency, 0.5)),
-        'DLR ack latency p99 (ms)': round(percentile(dlrLatency, 0.99)),
-        'Temporal history events per message (median)': historyMedian,
-        'Temporal history events, range over samples': `${Math.min(...historyEvents)}–${Math.max(...historyEvents)} (${historyEvents.length} workflows)`,
-        'history events per recorded status change': ratio(historyMedian / statusMedian),
-        'RSS of this process, MB (API + workers + simulator + client)': Math.round(process.memoryUsage().rss / 1024 / 1024),
-      },
+      'delivered / messages': `${deliveredIds.length} / ${messages}`,
+      'router end to end, submit to final (msg/s)': round(rate),
+      'API accepted (msg/s)': round(messages / run.seconds),
+      'provider submits (of which 429)': `${providerAfter.received - providerBefore.received} (${providerAfter.throttled - providerBefore.throttled})`,
+      'bare Temporal, same shape and server (wf/s)': round(bare.rate),
+      'router / bare': ratio(rate / bare.rate),
+      'history events per delivered message, router: median (range)': spread(shapes.map((shape) => shape.events)),
+      'history events per workflow, bare': bare.historyEvents,
+      'workflow tasks per delivered message, router': spread(shapes.map((shape) => shape.workflowTasks)),
+      'markers per delivered message, router': spread(shapes.map((shape) => shape.markers)),
+      // Includes this process's polling for final statuses, a few per second.
+      'router database transactions per message': round(transactions / messages),
+      ...Object.fromEntries(CPU_ROWS.map((row) => [`CPU ms per delivered message: ${row}`, cpu[row] ?? '–'])),
+      'CPU ms per delivered message: total': cpuTotal,
+      'CPU ms per bare workflow: Temporal server': bareSpent['Temporal server'] ?? '–',
+      'CPU ms per bare workflow: PostgreSQL, Temporal databases': bareSpent['PostgreSQL, Temporal databases'] ?? '–',
+      'CPU ms per bare workflow: bench process (bare workers, client)': bareSpent['bench process'] ?? '–',
+      // Steadier than the rates on a shared machine: what each costs, whatever else runs.
+      'CPU per message, router total / bare total': ratio(cpuTotal / bareTotal),
+      'API latency median / p99 (ms)': `${round(percentile(apiLatency, 0.5))} / ${round(percentile(apiLatency, 0.99))}`,
     };
   } finally {
-    await stack.close();
+    await stack?.close();
+    await pg.end();
+    await backend.close();
   }
+}
+
+export async function benchEndToEnd(options: BenchOptions): Promise<BenchResult> {
+  const messages = positiveInteger('--messages', options.messages ?? process.env.BENCH_MESSAGES, 500);
+  const concurrency = positiveInteger('--concurrency', options.concurrency ?? process.env.BENCH_CONCURRENCY, 32);
+  const chosen = options.backend;
+  if (chosen !== undefined && !isBackendName(chosen)) throw new BenchConfigError(`--backend must be one of ${BACKENDS.join(', ')}, got "${chosen}"`);
+  const backends: readonly BackendName[] = chosen ? [chosen] : BACKENDS;
+  // The bare run's workers log at WARN, as the router's do.
+  installTemporalRuntime();
+  const columns: Record<string, BenchValue>[] = [];
+  for (const backend of backends) columns.push(await measureOn(backend, messages, concurrency, options['cpu-prof']));
+  const figures: Record<string, BenchValue[]> = {};
+  for (const column of columns) {
+    for (const [figure, value] of Object.entries(column)) (figures[figure] ??= []).push(value);
+  }
+  return {
+    name:
+      `end to end: ${messages} messages, ${concurrency} requests at a time, provider ${PROVIDER_TPS} tps / window ${PROVIDER_WINDOW}; ` +
+      'API, worker and simulator each in its own process, client load and bare workers in this one',
+    columns: backends.map((backend) => BACKEND_LABELS[backend]),
+    figures,
+  };
 }

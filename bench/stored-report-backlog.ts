@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import { createFinishedMessages, deliveredReport, storedReportRow } from '../test/support/stored-reports';
 import type { TestStack } from '../test/support/stack';
-import { ascending, percentile, positiveIntegerFromEnv, ratio, round, startBenchStack, submitAll } from './end-to-end';
+import { startBenchStack } from './end-to-end';
+import { ascending, percentile, positiveIntegerFromEnv, ratio, round, submitAll } from './load';
 import type { BenchResult } from './types';
 
 const CONCURRENCY = 16;

@@ -41,6 +41,8 @@ export interface PartOptions {
   readonly onLine?: (line: string) => void;
   /** Longest wait for the part's ready report. */
   readonly startTimeoutMs?: number;
+  /** Options for node itself, before the entry point (a benchmark's `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** How a part is started: its compiled file under dist/ when this module runs from there, else its source through tsx. */
@@ -78,7 +80,7 @@ export class PartProcess {
   async start(): Promise<void> {
     if (this.running) throw new Error(`${this.name} is already running`);
     this.tail.length = 0;
-    const child = spawn(process.execPath, commandOf(this.name), {
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), ...commandOf(this.name)], {
       cwd: REPO_ROOT,
       env: this.options.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

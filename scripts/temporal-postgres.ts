@@ -166,5 +166,5 @@ export async function startTemporalPostgresServer(options: PostgresTemporalOptio
     await stop();
     throw error;
   }
-  return { address, exited: Promise.race(started.map((part) => part.exited)).then(() => undefined), stop };
+  return { address, pid: server.pid, exited: Promise.race(started.map((part) => part.exited)).then(() => undefined), stop };
 }

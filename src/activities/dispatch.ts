@@ -1,7 +1,8 @@
-import { activityInfo, ApplicationFailure } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { errors as undiciErrors, Pool } from 'undici';
 import type { Database } from '../db/client';
 import { SUBMIT_ACTIVITY_SLACK_MS, SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../domain/dispatch';
+import type { StatusChange } from '../domain/message';
 import { OPTED_OUT_ERROR_CODE } from '../domain/opt-out';
 import { SuppressionList } from '../inbound/suppression';
 import { adapterFor } from '../providers';
@@ -10,6 +11,7 @@ import { AmbiguousSubmitError } from '../providers/errors';
 import { providerWebhookUrls } from '../providers/webhook-token';
 import type { HttpResponse } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
+import { writeStatusChanges } from './status';
 import { claimSubmitAttempt } from './submit-attempts';
 
 export interface DispatchDependencies {
@@ -111,8 +113,10 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
         throw classifyFailureAfterSend(error);
       }
       switch (outcome.kind) {
-        case 'accepted':
-          return { providerMessageIds: outcome.providerMessageIds };
+        case 'accepted': {
+          const submitted = await recordSubmitted(deps.db, input, outcome.providerMessageIds);
+          return submitted ? { providerMessageIds: outcome.providerMessageIds, submitted } : { providerMessageIds: outcome.providerMessageIds };
+        }
         case 'transient':
           // The workflow retries; the provider's Retry-After travels with the failure as its delay.
           throw ApplicationFailure.create({
@@ -132,6 +136,31 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
       }
     },
   };
+}
+
+/**
+ * Records the `submitted` change when the workflow asked for it. The SMS is at the provider by now:
+ * a failed write must not fail the submit (the workflow would read it as not sent), so it only
+ * leaves the write to the workflow. The write is idempotent; one that committed unseen is harmless.
+ */
+async function recordSubmitted(db: Database, input: SubmitInput, providerMessageIds: readonly string[]): Promise<StatusChange | undefined> {
+  if (!input.submitted) return undefined;
+  const change: StatusChange = {
+    messageId: input.sms.messageId,
+    sequence: input.submitted.sequence,
+    country: input.submitted.country,
+    occurredAt: new Date().toISOString(),
+    status: 'submitted',
+    providerId: input.providerId,
+    providerMessageId: providerMessageIds[0],
+  };
+  try {
+    await writeStatusChanges(db, [change]);
+    return change;
+  } catch (error) {
+    log.warn('submitted status not written; the workflow writes it', { messageId: change.messageId, error: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
 }
 
 /**

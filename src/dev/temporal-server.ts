@@ -36,6 +36,8 @@ export const SQLITE_PRAGMAS: readonly string[] = ['journal_mode=wal', 'synchrono
 
 export interface DevServer {
   readonly address: string;
+  /** The server's OS process (for CPU figures); the UI, when one runs, is not it. */
+  readonly pid?: number;
   /** Resolves when the server process (or one of its processes) ends, for whatever reason. */
   readonly exited: Promise<void>;
   /** SIGTERM, then SIGKILL once `graceMs` (default 10 s) passed. */
@@ -76,11 +78,12 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   const server = spawnServerProcess(options.binary, args, { onLog: options.onLog, ownProcessGroup: options.ownProcessGroup });
   const address = `127.0.0.1:${options.port}`;
   await server.listening(options.port, `Temporal dev server did not start on ${address} (is the port taken?)`);
-  return { address, exited: server.exited.then(() => undefined), stop: (graceMs) => server.stop(graceMs) };
+  return { address, pid: server.pid, exited: server.exited.then(() => undefined), stop: (graceMs) => server.stop(graceMs) };
 }
 
 /** A server binary run as a child process of this one. */
 export interface ServerProcess {
+  readonly pid: number | undefined;
   /** Resolves with the exit code when the process ends. */
   readonly exited: Promise<number | null>;
   /** Resolves once `port` accepts connections; fails (and kills the process) if it exits first or takes over a minute. */
@@ -110,6 +113,7 @@ export function spawnServerProcess(
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
+    pid: child.pid,
     exited,
     async listening(port, failure) {
       const ready = await Promise.race([waitForPort(port, 60_000), exited.then(() => false)]);

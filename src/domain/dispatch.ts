@@ -1,4 +1,5 @@
 import type { OutboundSms } from '../providers/types';
+import type { StatusChange } from './message';
 
 /** Each provider's submits run on their own task queue, rate-limited by the Temporal server. */
 export function providerTaskQueue(providerId: string): string {
@@ -37,6 +38,12 @@ export interface SubmitInput {
    * Message row before the request can leave; absent in submits scheduled before the mark existed.
    */
   readonly attempt?: number;
+  /**
+   * Where the message's `submitted` change goes in its history. Given, the activity records that
+   * change itself once the provider accepted, sparing the workflow a local activity (a history
+   * event and a workflow task's worth of waiting) per message.
+   */
+  readonly submitted?: Pick<StatusChange, 'sequence' | 'country'>;
 }
 
 /** Marks an attempt on a message (see SubmitInput.attempt); the workflow's check for a timed-out one. */
@@ -47,4 +54,6 @@ export interface SubmitAttemptRef {
 
 export interface SubmitResult {
   readonly providerMessageIds: readonly string[];
+  /** The `submitted` change as recorded (SubmitInput.submitted); absent when the workflow must record it. */
+  readonly submitted?: StatusChange;
 }

@@ -33,6 +33,11 @@ export class StatusJournal {
     return this.current;
   }
 
+  /** Changes wait to go out with the next write. */
+  get hasQueued(): boolean {
+    return this.queued.length > 0;
+  }
+
   /** Records a change with the next write. */
   queue(change: ChangeInput): void {
     this.queued.push(this.stamp(change, this.next()));
@@ -51,6 +56,15 @@ export class StatusJournal {
   /** The next change's place in the history, before the change itself is known. */
   next(): ChangePosition {
     return { messageId: this.request.messageId, sequence: this.sequence + 1, occurredAt: new Date().toISOString(), country: this.request.country };
+  }
+
+  /**
+   * Leaves a position from `next()` behind unused: something else may have written a change there
+   * unseen (a submit activity lost after recording `submitted`), and a change written at a taken
+   * position is dropped as a repeat.
+   */
+  skip(at: ChangePosition): void {
+    this.sequence = Math.max(this.sequence, at.sequence);
   }
 
   /** Stamps a change at a position from `next()`; it becomes the message's current state. */

@@ -12,6 +12,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   startChild,
   TimeoutFailure,
   upsertSearchAttributes,
@@ -71,7 +72,8 @@ function submitActivityFor(providerId: string, submit: SubmitPolicy, queueWaitMs
 }
 
 type AttemptResult =
-  | { readonly kind: 'submitted'; readonly providerMessageIds: readonly string[] }
+  /** `recorded`: the submit activity wrote the `submitted` change itself (SubmitInput.submitted). */
+  | { readonly kind: 'submitted'; readonly providerMessageIds: readonly string[]; readonly recorded?: StatusChange }
   | { readonly kind: 'ambiguous'; readonly reason: string }
   | { readonly kind: 'failed'; readonly errorCode: string; readonly reason: string }
   | { readonly kind: 'stopped' };
@@ -193,15 +195,18 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
         // report naming our reference can still tell what became of it.
         const ambiguous: MessageOutcome = { status: 'unknown', providerId, errorCode: 'ambiguous_submit', reason: attempt.reason };
         await journal.flush(ambiguous);
-        const outcome = await awaitFinalReport(candidate, []);
+        const outcome = await awaitFinalReport(candidate, [], 'cancelled');
         if (outcome.errorCode !== 'dlr_timeout') return finish(outcome);
         phase = 'final';
         await keepUnreadReports();
         return ambiguous;
       }
 
-      await journal.flush({ status: 'submitted', providerId, providerMessageId: attempt.providerMessageIds[0] });
-      const outcome = await awaitFinalReport(candidate, attempt.providerMessageIds);
+      const submitted = { status: 'submitted', providerId, providerMessageId: attempt.providerMessageIds[0] } as const;
+      if (attempt.recorded) await announce([journal.stamp(submitted, attempt.recorded)]);
+      else await journal.flush(submitted);
+      // Histories from before the submit activity recorded `submitted` cancelled their report timer.
+      const outcome = await awaitFinalReport(candidate, attempt.providerMessageIds, attempt.recorded ? 'left-running' : 'cancelled');
       if (outcome.status === 'undelivered' && outcome.retryableOnOtherRoute && resends < request.policy.maxResends) {
         resends += 1;
         phase = 'waiting';
@@ -345,10 +350,16 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
    * Waits until every SMS part has a final report, recording intermediate ones as they come.
    * When the submit was ambiguous there are no provider ids: any report for this provider that names
    * our message counts.
+   *
+   * `left-running`: one timer bounds the whole wait and is not cancelled when the last report comes
+   * (a message that ends takes its timers along unrecorded, where a cancel is a history event); it
+   * is cancelled only when the message may go on to another route. `cancelled`: each wait has its
+   * own timer, cancelled when a report comes, as histories recorded before this replay.
    */
   async function awaitFinalReport(
     candidate: RouteCandidate,
     providerMessageIds: readonly string[],
+    timer: 'left-running' | 'cancelled',
   ): Promise<MessageOutcome & { retryableOnOtherRoute?: boolean }> {
     const partCount = Math.max(1, providerMessageIds.length);
     const finalByPart = new Map<string, DeliveryReport>();
@@ -358,6 +369,23 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       (providerMessageIds.length === 0 || providerMessageIds.includes(signal.report.providerMessageId));
 
     const deadline = Date.now() + candidate.dlrTimeoutSeconds * 1000;
+    let deadlineTimer: CancellationScope | undefined;
+    let deadlinePassed = false;
+    /** Waits for a report; false when the deadline came first. */
+    const reportArrives = async (remaining: number): Promise<boolean> => {
+      if (timer === 'cancelled') return condition(() => reports.length > 0, remaining);
+      if (!deadlineTimer) {
+        const scope = new CancellationScope();
+        deadlineTimer = scope;
+        // Cancelled (the message goes on) or run out: either way the wait below is over.
+        void scope.run(() => sleep(remaining)).then(
+          () => (deadlinePassed = true),
+          () => undefined,
+        );
+      }
+      await condition(() => reports.length > 0 || deadlinePassed);
+      return reports.length > 0;
+    };
     for (;;) {
       for (const signal of reports.splice(0)) {
         if (!belongsToAttempt(signal)) {
@@ -379,9 +407,13 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
           });
         }
       }
-      if (finalByPart.size >= partCount) return combineParts(candidate.providerId, [...finalByPart.values()]);
+      if (finalByPart.size >= partCount) {
+        const outcome = combineParts(candidate.providerId, [...finalByPart.values()]);
+        if (outcome.retryableOnOtherRoute) deadlineTimer?.cancel();
+        return outcome;
+      }
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || !(await condition(() => reports.length > 0, remaining))) {
+      if (remaining <= 0 || !(await reportArrives(remaining))) {
         return {
           status: 'unknown',
           providerId: candidate.providerId,
@@ -422,11 +454,14 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     const remainingValidityMs = validUntil - Date.now();
     const queueWaitMs = Math.max(1_000, Math.min(submit.queueTimeoutSeconds * 1000, remainingValidityMs));
     const submitToProvider = submitActivityFor(candidate.providerId, submit, queueWaitMs);
+    // The activity records `submitted` at this position unless other changes wait to be written
+    // with it. Histories from before it did replay as they were: their results carry no `submitted`.
+    const position = journal.hasQueued ? undefined : journal.next();
     const scope = new CancellationScope();
     let settle = () => {};
     submitInFlight = { scope, settled: new Promise<void>((resolve) => (settle = resolve)) };
     try {
-      const { providerMessageIds } = await scope.run(() => submitToProvider({
+      const { providerMessageIds, submitted } = await scope.run(() => submitToProvider({
         providerId: candidate.providerId,
         sms: {
           messageId: request.messageId,
@@ -437,8 +472,9 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
           validitySeconds: Number.isFinite(remainingValidityMs) ? Math.floor(remainingValidityMs / 1000) : undefined,
         },
         attempt: ref.attempt,
+        submitted: position && { sequence: position.sequence, country: position.country },
       }));
-      return { kind: 'submitted', providerMessageIds };
+      return { kind: 'submitted', providerMessageIds, recorded: submitted };
     } catch (error) {
       if (isCancellation(error)) {
         // The cancel update took the submit back from the queue: it never reached a worker.
@@ -463,6 +499,8 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       if (await fenceSubmitAttempt(ref)) {
         return { kind: 'transient', errorCode: 'submit_not_sent', reason: `${what}; the request never left the worker` };
       }
+      // The activity may have recorded `submitted` before it was lost.
+      if (position) journal.skip(position);
       return { kind: 'ambiguous', reason: `${what}; the request may have reached the provider` };
     } finally {
       submitInFlight = undefined;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { temporal } from '@temporalio/proto';
 import { request } from 'undici';
 import { DEMO_API_KEY } from '../../src/dev/seed';
 import { eventually, startStack, type TestStack } from '../support/stack';
@@ -96,6 +97,14 @@ describe('one message end to end', () => {
     assert.equal(row.encoding, 'gsm7');
     assert.equal(row.segments, 1);
     assert.ok(row.completedAt);
+
+    // What Temporal keeps per message: two writes of the workflow's own (routed, final), the submit
+    // activity having recorded `submitted`; a report timer, when one was needed, ends with the
+    // workflow instead of being cancelled (one history event each).
+    const history = (await stack.temporal.workflow.getHandle(accepted.id).fetchHistory()).events ?? [];
+    const count = (type: temporal.api.enums.v1.EventType) => history.filter((event) => event.eventType === type).length;
+    assert.equal(count(temporal.api.enums.v1.EventType.EVENT_TYPE_MARKER_RECORDED), 2);
+    assert.equal(count(temporal.api.enums.v1.EventType.EVENT_TYPE_TIMER_CANCELED), 0);
   });
 
   test('twenty messages at once are each submitted exactly once and all delivered', async () => {

@@ -25,6 +25,8 @@ export interface ProcessStackOptions {
   readonly databaseServerUrl?: string;
   /** More environment for every part. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Options for node in every part (PartOptions.nodeArgs). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
@@ -84,7 +86,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   for (const provider of options.providers) await insertProvider(db, provider, `${simulatorUrl}/${provider.id}`);
 
   const echo = process.env.PROCESS_STACK_LOG ? (name: string) => (line: string) => process.stderr.write(`${name} | ${line}\n`) : () => undefined;
-  const newPart = (name: PartName, label: string = name) => new PartProcess(name, { env, onLine: echo(label) });
+  const newPart = (name: PartName, label: string = name) => new PartProcess(name, { env, onLine: echo(label), nodeArgs: options.nodeArgs });
   const simulator = newPart('simulator');
   const api = newPart('api');
   const workers = Array.from({ length: options.workerProcesses ?? 1 }, (_, index) => newPart('workers', `workers#${index}`));

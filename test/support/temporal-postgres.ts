@@ -14,6 +14,8 @@ export interface TestTemporalServer extends DevServer {
   kill(): Promise<void>;
   /** Starts the server again on the same databases and ports. */
   start(): Promise<void>;
+  /** Its PostgreSQL databases (history, visibility), for a benchmark that counts their cost. */
+  readonly databases: readonly string[];
   /** Stops the server and drops its throwaway databases. */
   close(): Promise<void>;
 }
@@ -67,6 +69,10 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
     get exited() {
       return server.exited;
     },
+    get pid() {
+      return server.pid;
+    },
+    databases: [database, visibilityDatabase],
     stop: (graceMs) => server.stop(graceMs),
     async kill() {
       // Our own child running the server binary: other tests on this machine run servers too.

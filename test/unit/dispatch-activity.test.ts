@@ -10,7 +10,7 @@ import { writeStatusChanges } from '../../src/activities/status';
 import { claimSubmitAttempt } from '../../src/activities/submit-attempts';
 import { loadConfig, messagePolicyFrom } from '../../src/config';
 import { DEMO_ACCOUNT_ID, seedDemoAccount } from '../../src/dev/seed';
-import { SUBMIT_FAILURE, type SubmitInput } from '../../src/domain/dispatch';
+import { SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../../src/domain/dispatch';
 import { RoutingCatalog } from '../../src/routing/catalog';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -101,4 +101,24 @@ test('an accepted submit marks its attempt before the request leaves', async () 
   const result = await new MockActivityEnvironment({ startToCloseTimeoutMs: 5_000 }).run(activities.submitToProvider, input);
   assert.deepEqual(result, { providerMessageIds: ['pm-2'] });
   assert.equal(await claimSubmitAttempt(database.db, { messageId: input.sms.messageId, attempt: 1 }), false, 'the attempt is marked: maybe sent');
+});
+
+test('an accepted submit records the submitted change at the position the workflow gave', async () => {
+  answer = (_request, response) => response.end('{"id":"pm-3"}');
+  const input = { ...(await submitFor()), submitted: { sequence: 2 } };
+  const result = (await new MockActivityEnvironment({ startToCloseTimeoutMs: 5_000 }).run(activities.submitToProvider, input)) as SubmitResult;
+  assert.equal(result.submitted?.sequence, 2);
+  const message = await database.db.message.findUniqueOrThrow({ where: { id: input.sms.messageId } });
+  assert.deepEqual([message.status, message.sequence, message.providerMessageId, message.submittedAt !== null], ['submitted', 2, 'pm-3', true]);
+  const events = await database.db.messageEvent.findMany({ where: { messageId: input.sms.messageId }, orderBy: { sequence: 'asc' } });
+  assert.deepEqual(events.map((event) => event.status), ['accepted', 'submitted']);
+});
+
+test('a submit without a position leaves the submitted change to the workflow', async () => {
+  answer = (_request, response) => response.end('{"id":"pm-4"}');
+  const input = await submitFor();
+  const result = (await new MockActivityEnvironment({ startToCloseTimeoutMs: 5_000 }).run(activities.submitToProvider, input)) as SubmitResult;
+  assert.equal(result.submitted, undefined);
+  const message = await database.db.message.findUniqueOrThrow({ where: { id: input.sms.messageId } });
+  assert.equal(message.status, 'accepted');
 });

@@ -1,0 +1,48 @@
+// The Temporal backends the end-to-end benchmark runs on, each started fresh for one run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findTemporalCli } from '../src/dev/temporal-cli';
+import { startTemporalDevServer } from '../src/dev/temporal-server';
+import { startTestTemporalServer } from '../test/support/temporal-postgres';
+import { freePort } from '../test/support/stack';
+
+export const BACKENDS = ['embedded', 'memory', 'postgres'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export const BACKEND_LABELS: Readonly<Record<BackendName, string>> = {
+  embedded: 'dev server, SQLite file, WAL (npm start)',
+  memory: 'dev server in memory',
+  postgres: 'Temporal server 1.29.1 on PostgreSQL',
+};
+
+export interface RunningBackend {
+  readonly address: string;
+  readonly serverPid: number | undefined;
+  /** Its PostgreSQL databases; none for the dev server. */
+  readonly databases: readonly string[];
+  close(): Promise<void>;
+}
+
+export function isBackendName(name: string): name is BackendName {
+  return (BACKENDS as readonly string[]).includes(name);
+}
+
+export async function startBackend(name: BackendName): Promise<RunningBackend> {
+  if (name === 'postgres') {
+    const server = await startTestTemporalServer();
+    return { address: server.address, serverPid: server.pid, databases: server.databases, close: () => server.close() };
+  }
+  // The state file npm start keeps, with the pragmas it uses (SQLITE_PRAGMAS, the default).
+  const dir = name === 'embedded' ? mkdtempSync(join(tmpdir(), 'smsrouter-bench-')) : undefined;
+  const server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0, dbFile: dir && join(dir, 'temporal.db') });
+  return {
+    address: server.address,
+    serverPid: server.pid,
+    databases: [],
+    async close() {
+      await server.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// What every end-to-end benchmark shares: the REST client load, its options and its statistics.
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { DEMO_API_KEY } from '../src/dev/seed';
+
+/** Well above the demo's 50/20, so the router rather than the provider contract sets the pace. */
+export const PROVIDER_TPS = 500;
+export const PROVIDER_WINDOW = 100;
+
+export class BenchConfigError extends Error {
+  override readonly name = 'BenchConfigError';
+}
+
+export class BenchSubmitError extends Error {
+  override readonly name = 'BenchSubmitError';
+  constructor(
+    readonly statusCode: number,
+    readonly body: string,
+  ) {
+    super(`POST /v1/messages answered ${statusCode}: ${body}`);
+  }
+}
+
+export function positiveIntegerFromEnv(name: string, fallback: number): number {
+  return positiveInteger(name, process.env[name], fallback);
+}
+
+/** A count the benchmark was given (an option or a variable), or its default when not given. */
+export function positiveInteger(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new BenchConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+/** Linear interpolation between closest ranks, as PostgreSQL's percentile_cont. */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const position = fraction * (sorted.length - 1);
+  const lower = Math.floor(position);
+  const below = sorted[lower] ?? Number.NaN;
+  const above = sorted[Math.min(lower + 1, sorted.length - 1)] ?? below;
+  return below + (above - below) * (position - lower);
+}
+
+export function ascending(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
+}
+
+export function round(value: number, digits = 1): number {
+  return Number(value.toFixed(digits));
+}
+
+export function ratio(value: number): string {
+  return `${value.toFixed(2)}×`;
+}
+
+interface Submitted {
+  readonly ids: string[];
+  /** Per request, in milliseconds. */
+  readonly latencies: number[];
+  readonly startedAt: number;
+  readonly seconds: number;
+}
+
+interface SubmitAnswer {
+  messages: { id: string }[];
+}
+
+/** One message per request, at most `concurrency` requests in flight, each on its own keep-alive connection. */
+export async function submitAll(apiUrl: string, count: number, concurrency: number, label: string): Promise<Submitted> {
+  const pool = new Pool(apiUrl, { connections: concurrency });
+  const ids: string[] = new Array<string>(count);
+  const latencies: number[] = [];
+  let next = 0;
+  const startedAt = Date.now();
+  const started = performance.now();
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, count) }, async () => {
+        for (let index = next++; index < count; index = next++) {
+          const sentAt = performance.now();
+          const response = await pool.request({
+            method: 'POST',
+            path: '/v1/messages',
+            headers: { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' },
+            // Valid Danish mobile numbers, a different one per message.
+            body: JSON.stringify({ to: `+4520${String(100_000 + index)}`, from: 'Bench', body: `${label} ${index}` }),
+          });
+          const text = await response.body.text();
+          latencies.push(performance.now() - sentAt);
+          if (response.statusCode !== 202) throw new BenchSubmitError(response.statusCode, text);
+          const id = (JSON.parse(text) as SubmitAnswer).messages[0]?.id;
+          if (!id) throw new BenchSubmitError(response.statusCode, text);
+          ids[index] = id;
+        }
+      }),
+    );
+  } finally {
+    await pool.close();
+  }
+  return { ids, latencies, startedAt, seconds: (performance.now() - started) / 1000 };
+}
+
