@@ -116,12 +116,12 @@ export const campaignsPlugin: FastifyPluginAsync<CampaignsPluginOptions> = async
     const id = campaignIdFor(accountId, reference);
 
     const existing = await store.find(id);
-    if (existing) return reply.code(200).send(againstExisting(existing, accountId, content, recipients.length));
+    if (existing) return reply.code(200).send(await againstExisting(existing, accountId, content, recipients.length));
     // Every recipient counts on the day the campaign is accepted: a refused campaign stores nothing.
     await options.quota.admitDaily(accountId, recipients.length);
     const created = await store.create({ id, accountId, clientRef: reference, content, recipients });
     // The same reference committed by a concurrent submit: that one is the campaign.
-    if (!created) return reply.code(200).send(againstExisting(await found(store, id, accountId), accountId, content, recipients.length));
+    if (!created) return reply.code(200).send(await againstExisting(await found(store, id, accountId), accountId, content, recipients.length));
     await startCampaign(id);
     return reply.code(202).send({ id, status: 'accepted', recipients: recipients.length });
   });
