@@ -5,6 +5,7 @@ import { messageIdFor } from '../../src/client/request';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY } from '../../src/dev/seed';
 import { isFinalStatus } from '../../src/domain/status';
 import { campaignWorkflowId } from '../../src/workflows/campaign';
+import { recordHistoryIfAsked } from '../support/histories';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
 // Campaigns: recipients go to PostgreSQL, a campaign workflow starts their messages in chunks.
@@ -82,6 +83,7 @@ describe('campaigns', () => {
     // Six recipients in chunks of two, two chunks per run: the last run was continued from another.
     const history = await stack.temporal.workflow.getHandle(campaignWorkflowId(accepted.body.id)).fetchHistory();
     assert.ok(history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId, 'the last run continued an earlier one');
+    recordHistoryIfAsked(stack.config.TEMPORAL_ADDRESS, campaignWorkflowId(accepted.body.id), 'campaign-continued-as-new');
 
     // The same submit again: the same campaign, and no message is sent a second time.
     const retried = await submit({ from: 'Acme', body: 'Spring sale', clientRef: 'campaign-json', recipients });
@@ -149,6 +151,7 @@ describe('campaigns', () => {
 
     const done = await settled(id);
     assert.equal(done.status, 'cancelled');
+    recordHistoryIfAsked(stack.config.TEMPORAL_ADDRESS, campaignWorkflowId(id), 'campaign-cancelled');
     assert.ok((done.counts.cancelled ?? 0) > 0, `some were cancelled: ${JSON.stringify(done.counts)}`);
     assert.equal(Object.values(done.counts).reduce((sum, count) => sum + count, 0), 200);
     // Only the messages that reached a provider before the DELETE were sent, each once.
