@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { request } from 'undici';
+import { CampaignRequestError, CampaignsClient } from '../../src/client';
 import { messageIdFor } from '../../src/client/request';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY } from '../../src/dev/seed';
 import { isFinalStatus } from '../../src/domain/status';
-import { campaignWorkflowId } from '../../src/workflows/campaign';
+import { campaignCancelWorkflowId, campaignWorkflowId } from '../../src/workflows/campaign';
 import { recordHistoryIfAsked } from '../support/histories';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
@@ -174,12 +180,44 @@ describe('campaigns', () => {
     await settled(id);
 
     const handle = stack.temporal.workflow.getHandle(campaignWorkflowId(id));
-    const { events = [] } = await handle.fetchHistory();
+    const events = (await handle.fetchHistory()).events ?? [];
     const started = events[0]?.workflowExecutionStartedEventAttributes;
     const inputBytes = (started?.input?.payloads ?? []).reduce((sum, payload) => sum + (payload.data?.length ?? 0), 0);
     assert.ok(inputBytes > 0 && inputBytes < 1024, `the workflow's input is ${inputBytes} bytes`);
     const historyBytes = events.reduce((sum, event) => sum + JSON.stringify(event).length, 0);
     assert.ok(historyBytes < 256 * 1024, `the workflow's history is ${historyBytes} bytes`);
     assert.equal((await view(id)).recipients, 100_000);
+  });
+
+  test('the SDK submits, reads and cancels a campaign; DELETE after the last start runs a cancel of its own', async () => {
+    const campaigns = new CampaignsClient({ baseUrl: stack.api.url, apiKey: DEMO_API_KEY });
+    await assert.rejects(campaigns.create({ from: 'Acme', body: 'x', recipients: ['+4520300021', 'nope'] }), (error: unknown) => {
+      assert.ok(error instanceof CampaignRequestError);
+      assert.deepEqual([error.status, error.code, error.field], [400, 'invalid_number', 'recipients[1]']);
+      return true;
+    });
+    const accepted = await campaigns.create({ from: 'Acme', body: 'From the SDK', clientRef: 'sdk-campaign', recipients: ['+4520300021', '+4520300022'] });
+    assert.equal((await settled(accepted.id)).counts.delivered, 2);
+    assert.equal((await campaigns.get(accepted.id)).status, 'completed');
+    await campaigns.cancel(accepted.id);
+    await stack.temporal.workflow.getHandle(campaignCancelWorkflowId(accepted.id)).result();
+    const cancelled = await campaigns.get(accepted.id);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.deepEqual(cancelled.counts, { delivered: 2 });
+  });
+
+  test('the CLI sends a file as a campaign and follows its counts', async () => {
+    const workdir = await mkdtemp(join(tmpdir(), 'smsrouter-campaign-'));
+    try {
+      const file = join(workdir, 'recipients.csv');
+      await writeFile(file, 'to\n+4520300031\n+4520300032\n+4520300033\n');
+      const env = { ...process.env, TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS, DATABASE_URL: stack.config.DATABASE_URL, LOG_LEVEL: 'warn' };
+      const args = ['--import', 'tsx', 'src/cli/index.ts', 'send', '--file', file, '--campaign', '--from', 'Acme', '--body', 'From the CLI', '--api-url', stack.api.url];
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { cwd: resolve(__dirname, '../..'), env });
+      assert.match(stdout, /^campaign [0-9a-f-]{36}: 3 recipients accepted$/m);
+      assert.match(stderr, /^accepted 3\/3, final 3\/3 \(delivered 3\)$/m);
+    } finally {
+      await rm(workdir, { recursive: true, force: true });
+    }
   });
 });
