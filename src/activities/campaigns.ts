@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { startMessageWorkflow } from '../client/client';
 import { InvalidMessageError } from '../client/errors';
 import { prepareCampaignMessage, type SendLimits } from '../client/request';
-import { CampaignStore } from '../campaigns/store';
+import { CampaignStore, type ReachedRecipient } from '../campaigns/store';
 import { mapConcurrently } from '../concurrency';
 import type { Database } from '../db/client';
 import type { MessagePolicy } from '../domain/message';
@@ -58,40 +58,38 @@ export function createCampaignActivities(dependencies: CampaignActivityDependenc
       const campaign = await store.find(input.campaignId);
       const ratePerSecond = await startRate(dependencies);
       if (!campaign || campaign.cancelledAt) return { started: 0, rejected: 0, nextPosition: input.fromPosition, done: false, cancelled: true, ratePerSecond };
-      const recipients = await store.pending(campaign.id, input.fromPosition, input.limit);
+      const recipients = await store.recipients(campaign, input.fromPosition, input.limit);
       const context = { accountId: campaign.accountId, limits: dependencies.limits, policy: dependencies.policy, now: new Date() };
-      const started: number[] = [];
-      const rejected: { position: number; reason: string }[] = [];
-      await mapConcurrently(recipients, START_CONCURRENCY, async (recipient) => {
+      const reached = await mapConcurrently(recipients, START_CONCURRENCY, async (recipient): Promise<ReachedRecipient> => {
+        const { position, messageId } = recipient;
         let message;
         try {
           message = prepareCampaignMessage(recipient, campaign.content, context);
         } catch (error) {
           if (!(error instanceof InvalidMessageError)) throw error;
-          rejected.push({ position: recipient.position, reason: error.message });
-          return;
+          return { position, messageId, state: 'rejected', errorReason: error.message };
         }
         try {
           await startMessageWorkflow(dependencies.temporal, message);
         } catch (error) {
           if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
         }
-        started.push(recipient.position);
+        return { position, messageId, state: 'started' };
       });
-      await store.mark(campaign.id, started, 'started');
-      for (const { position, reason } of rejected) await store.mark(campaign.id, [position], 'rejected', reason);
-      const last = recipients.at(-1);
-      const done = recipients.length < input.limit;
+      await store.record(campaign.id, reached);
+      const nextPosition = Math.min(input.fromPosition + input.limit, campaign.recipientCount);
+      const done = nextPosition >= campaign.recipientCount;
       if (done) await store.complete(campaign.id);
-      return { started: started.length, rejected: rejected.length, nextPosition: last ? last.position + 1 : input.fromPosition, done, cancelled: false, ratePerSecond };
+      const rejected = reached.filter((recipient) => recipient.state === 'rejected').length;
+      return { started: reached.length - rejected, rejected, nextPosition, done, cancelled: false, ratePerSecond };
     },
 
     /**
-     * After DELETE: recipients never started end `cancelled`, and every started message that has
-     * not reached a provider is cancelled as `DELETE /v1/messages/:id` would.
+     * After DELETE: every started message that has not reached a provider is cancelled as
+     * `DELETE /v1/messages/:id` would (the recipients never reached count as cancelled).
      */
     async cancelCampaignMessages(campaignId: string): Promise<{ cancelled: number }> {
-      let cancelled = await store.cancelPending(campaignId);
+      let cancelled = 0;
       for (let after = -1; ; ) {
         const page = await store.cancellable(campaignId, after, CANCEL_PAGE);
         if (page.length === 0) return { cancelled };

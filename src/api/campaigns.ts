@@ -129,7 +129,7 @@ export const campaignsPlugin: FastifyPluginAsync<CampaignsPluginOptions> = async
   app.get<{ Params: { id: string } }>('/v1/campaigns/:id', { schema: readSchema }, async (request) => {
     const accountId = await auth.accountFor(request);
     const campaign = await found(store, request.params.id, accountId);
-    const counts = await store.counts(campaign.id);
+    const counts = await store.counts(campaign);
     const pending = counts.pending ?? 0;
     return {
       id: campaign.id,

@@ -1,12 +1,11 @@
 import type { Database } from '../db/client';
 import { campaignMessageId, type CampaignContent, type CampaignRecipientInput } from '../client/request';
-import { MESSAGE_STATUSES } from '../domain/status';
 
 /** Most recipients one campaign may have. */
 export const MAX_CAMPAIGN_RECIPIENTS = 100_000;
 
-/** Rows per INSERT: 25k rows of four arrays keep each statement's parameters a few MB. */
-const INSERT_CHUNK = 25_000;
+/** Recipients per CampaignRecipientPage row. */
+export const RECIPIENT_PAGE_SIZE = 1000;
 
 export interface CampaignRecipient {
   readonly to: string;
@@ -33,10 +32,19 @@ export interface StoredCampaign {
   readonly completedAt: Date | null;
 }
 
-/** A recipient's state before its message exists: `pending` until started, `rejected` for a number that cannot be sent to. */
-export type RecipientState = 'pending' | 'started' | 'rejected' | 'cancelled';
+/** What the campaign workflow made of a recipient it reached. */
+export interface ReachedRecipient {
+  readonly position: number;
+  readonly messageId: string;
+  readonly state: 'started' | 'rejected';
+  readonly errorReason?: string;
+}
 
-/** Recipients by status: a message's status once its workflow has written it, else the recipient's own state. */
+/**
+ * Recipients by status: a started message's status once its workflow has written it (`accepted`
+ * before), `rejected` for numbers that cannot be sent to, and the recipients not reached yet as
+ * `pending`, or `cancelled` once the campaign is.
+ */
 export type CampaignCounts = Readonly<Record<string, number>>;
 
 /** Statuses a cancel may still stop: the message has not reached a provider. */
@@ -60,18 +68,13 @@ export class CampaignStore {
                   ${content.sendAt === undefined ? null : new Date(content.sendAt)}::timestamp(3), ${content.validitySeconds ?? null}::int, ${campaign.recipients.length})
           ON CONFLICT DO NOTHING`;
         if (inserted === 0) return false;
-        for (let start = 0; start < campaign.recipients.length; start += INSERT_CHUNK) {
-          const chunk = campaign.recipients.slice(start, start + INSERT_CHUNK);
-          const positions = chunk.map((_, index) => start + index);
-          await tx.$executeRaw`
-            INSERT INTO "CampaignRecipient" ("campaignId", "position", "to", "clientRef", "messageId")
-            SELECT ${campaign.id}, * FROM unnest(
-              ${positions}::int[],
-              ${chunk.map((recipient) => recipient.to)}::text[],
-              ${chunk.map((recipient) => recipient.clientRef ?? null)}::text[],
-              ${chunk.map((recipient, index) => campaignMessageId(campaign.accountId, campaign.id, start + index, recipient.clientRef))}::text[]
-            )`;
-        }
+        // One statement: PostgreSQL cuts the list into pages, so 100,000 recipients are 100 rows.
+        await tx.$executeRaw`
+          INSERT INTO "CampaignRecipientPage" ("campaignId", "page", "numbers", "clientRefs")
+          SELECT ${campaign.id}, ("position" - 1) / ${RECIPIENT_PAGE_SIZE}, array_agg("to" ORDER BY "position"), array_agg("clientRef" ORDER BY "position")
+          FROM unnest(${campaign.recipients.map((recipient) => recipient.to)}::text[], ${campaign.recipients.map((recipient) => recipient.clientRef ?? '')}::text[])
+            WITH ORDINALITY AS recipient("to", "clientRef", "position")
+          GROUP BY 2`;
         return true;
       },
       { timeout: 120_000, maxWait: 10_000 },
@@ -91,19 +94,34 @@ export class CampaignStore {
     return { ...row, content };
   }
 
-  /** Up to `limit` recipients still pending from `fromPosition` on, in order. */
-  pending(campaignId: string, fromPosition: number, limit: number): Promise<CampaignRecipientInput[]> {
-    return this.db.campaignRecipient.findMany({
-      where: { campaignId, position: { gte: fromPosition }, state: 'pending' },
-      orderBy: { position: 'asc' },
-      take: limit,
-      select: { position: true, to: true, clientRef: true, messageId: true },
+  /** The recipients at positions `fromPosition` to `fromPosition + limit - 1`, with their message ids. */
+  async recipients(campaign: Pick<StoredCampaign, 'id' | 'accountId'>, fromPosition: number, limit: number): Promise<CampaignRecipientInput[]> {
+    const pages = await this.db.campaignRecipientPage.findMany({
+      where: { campaignId: campaign.id, page: { gte: Math.floor(fromPosition / RECIPIENT_PAGE_SIZE), lte: Math.floor((fromPosition + limit - 1) / RECIPIENT_PAGE_SIZE) } },
+      orderBy: { page: 'asc' },
     });
+    return pages.flatMap((page) =>
+      page.numbers.flatMap((to, index) => {
+        const position = page.page * RECIPIENT_PAGE_SIZE + index;
+        if (position < fromPosition || position >= fromPosition + limit) return [];
+        const clientRef = page.clientRefs[index] || null;
+        return [{ position, to, clientRef, messageId: campaignMessageId(campaign.accountId, campaign.id, position, clientRef ?? undefined) }];
+      }),
+    );
   }
 
-  async mark(campaignId: string, positions: readonly number[], state: RecipientState, errorReason?: string): Promise<void> {
-    if (positions.length === 0) return;
-    await this.db.campaignRecipient.updateMany({ where: { campaignId, position: { in: [...positions] } }, data: { state, errorReason: errorReason ?? null } });
+  /** Records what became of the recipients; a retried chunk records the same again, harmlessly. */
+  async record(campaignId: string, recipients: readonly ReachedRecipient[]): Promise<void> {
+    if (recipients.length === 0) return;
+    await this.db.$executeRaw`
+      INSERT INTO "CampaignRecipient" ("campaignId", "position", "messageId", "state", "errorReason")
+      SELECT ${campaignId}, * FROM unnest(
+        ${recipients.map((recipient) => recipient.position)}::int[],
+        ${recipients.map((recipient) => recipient.messageId)}::text[],
+        ${recipients.map((recipient) => recipient.state)}::text[],
+        ${recipients.map((recipient) => recipient.errorReason ?? null)}::text[]
+      )
+      ON CONFLICT DO NOTHING`;
   }
 
   async complete(campaignId: string): Promise<void> {
@@ -116,12 +134,6 @@ export class CampaignStore {
     return count === 1;
   }
 
-  /** Recipients never started of a cancelled campaign: they end `cancelled` without a message. */
-  async cancelPending(campaignId: string): Promise<number> {
-    const { count } = await this.db.campaignRecipient.updateMany({ where: { campaignId, state: 'pending' }, data: { state: 'cancelled' } });
-    return count;
-  }
-
   /** Started messages a cancel may still stop, after `afterPosition`, in order. */
   async cancellable(campaignId: string, afterPosition: number, limit: number): Promise<{ position: number; messageId: string }[]> {
     return this.db.$queryRaw<{ position: number; messageId: string }[]>`
@@ -132,16 +144,17 @@ export class CampaignStore {
       ORDER BY r."position" LIMIT ${limit}`;
   }
 
-  /** Recipients by status, joined with their Message rows. */
-  async counts(campaignId: string): Promise<CampaignCounts> {
+  /** Recipients by status, the reached ones joined with their Message rows. */
+  async counts(campaign: Pick<StoredCampaign, 'id' | 'recipientCount' | 'cancelledAt'>): Promise<CampaignCounts> {
     const rows = await this.db.$queryRaw<{ status: string; count: number }[]>`
       SELECT CASE WHEN r."state" = 'started' THEN COALESCE(m."status"::text, 'accepted') ELSE r."state" END AS "status", count(*)::int AS "count"
       FROM "CampaignRecipient" r LEFT JOIN "Message" m ON m."id" = r."messageId" AND r."state" = 'started'
-      WHERE r."campaignId" = ${campaignId}
+      WHERE r."campaignId" = ${campaign.id}
       GROUP BY 1`;
-    return Object.fromEntries(rows.map((row) => [row.status, row.count]));
+    const counts: Record<string, number> = Object.fromEntries(rows.map((row) => [row.status, row.count]));
+    const unreached = campaign.recipientCount - rows.reduce((sum, row) => sum + row.count, 0);
+    const key = campaign.cancelledAt ? 'cancelled' : 'pending';
+    if (unreached > 0) counts[key] = (counts[key] ?? 0) + unreached;
+    return counts;
   }
 }
-
-/** Every status a campaign's count may name, in the order a reader expects them. */
-export const CAMPAIGN_COUNT_KEYS = ['pending', ...MESSAGE_STATUSES.filter((status) => status !== 'cancelled' && status !== 'rejected'), 'rejected', 'cancelled'] as const;

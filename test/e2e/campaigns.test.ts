@@ -174,7 +174,9 @@ describe('campaigns', () => {
     const accepted = await submit({ from: 'Acme', body: 'Big list', recipients });
     assert.equal(accepted.statusCode, 202, JSON.stringify(accepted.body));
     const { id } = accepted.body;
-    assert.equal(await stack.db.campaignRecipient.count({ where: { campaignId: id } }), 100_000);
+    const pages = await stack.db.campaignRecipientPage.findMany({ where: { campaignId: id }, orderBy: { page: 'asc' } });
+    assert.equal(pages.reduce((sum, page) => sum + page.numbers.length, 0), 100_000);
+    assert.equal(pages.at(-1)?.numbers.at(-1), recipients.at(-1));
     // Stop it before it loads the box with 100,000 message workflows.
     assert.equal((await request(`${stack.api.url}/v1/campaigns/${id}`, { method: 'DELETE', headers: auth })).statusCode, 200);
     await settled(id);

@@ -50,9 +50,10 @@ async function storedCounts(): Promise<Record<string, number>> {
     db.inboundMessage.count(),
     db.inboundPart.count(),
     db.campaign.count(),
+    db.campaignRecipientPage.count(),
     db.campaignRecipient.count(),
   ]);
-  const names = ['Message', 'MessageEvent', 'DeliveryReport', 'Account', 'ApiKey', 'Provider', 'Route', 'OwnedNumber', 'Suppression', 'InboundMessage', 'InboundPart', 'Campaign', 'CampaignRecipient'];
+  const names = ['Message', 'MessageEvent', 'DeliveryReport', 'Account', 'ApiKey', 'Provider', 'Route', 'OwnedNumber', 'Suppression', 'InboundMessage', 'InboundPart', 'Campaign', 'CampaignRecipientPage', 'CampaignRecipient'];
   return Object.fromEntries(names.map((name, index) => [name, counts[index] ?? -1]));
 }
 

@@ -17,13 +17,21 @@ CREATE TABLE "Campaign" (
 );
 
 -- CreateTable
+CREATE TABLE "CampaignRecipientPage" (
+    "campaignId" TEXT NOT NULL,
+    "page" INTEGER NOT NULL,
+    "numbers" TEXT[],
+    "clientRefs" TEXT[],
+
+    CONSTRAINT "CampaignRecipientPage_pkey" PRIMARY KEY ("campaignId","page")
+);
+
+-- CreateTable
 CREATE TABLE "CampaignRecipient" (
     "campaignId" TEXT NOT NULL,
     "position" INTEGER NOT NULL,
-    "to" TEXT NOT NULL,
-    "clientRef" TEXT,
     "messageId" TEXT NOT NULL,
-    "state" TEXT NOT NULL DEFAULT 'pending',
+    "state" TEXT NOT NULL,
     "errorReason" TEXT,
 
     CONSTRAINT "CampaignRecipient_pkey" PRIMARY KEY ("campaignId","position")
@@ -32,11 +40,11 @@ CREATE TABLE "CampaignRecipient" (
 -- CreateIndex
 CREATE UNIQUE INDEX "Campaign_accountId_clientRef_key" ON "Campaign"("accountId", "clientRef");
 
--- CreateIndex
-CREATE INDEX "CampaignRecipient_messageId_idx" ON "CampaignRecipient"("messageId");
-
 -- AddForeignKey
 ALTER TABLE "Campaign" ADD CONSTRAINT "Campaign_accountId_fkey" FOREIGN KEY ("accountId") REFERENCES "Account"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "CampaignRecipientPage" ADD CONSTRAINT "CampaignRecipientPage_campaignId_fkey" FOREIGN KEY ("campaignId") REFERENCES "Campaign"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "CampaignRecipient" ADD CONSTRAINT "CampaignRecipient_campaignId_fkey" FOREIGN KEY ("campaignId") REFERENCES "Campaign"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
