@@ -23,6 +23,7 @@ export interface CampaignActivityDependencies {
 export interface CampaignChunkInput {
   readonly campaignId: string;
   readonly fromPosition: number;
+  /** Most recipients to start; fewer when the providers take fewer a second. */
   readonly limit: number;
 }
 
@@ -58,7 +59,9 @@ export function createCampaignActivities(dependencies: CampaignActivityDependenc
       const campaign = await store.find(input.campaignId);
       const ratePerSecond = await startRate(dependencies);
       if (!campaign || campaign.cancelledAt) return { started: 0, rejected: 0, nextPosition: input.fromPosition, done: false, cancelled: true, ratePerSecond };
-      const recipients = await store.recipients(campaign, input.fromPosition, input.limit);
+      // No more at once than the providers take in a second: a chunk is a burst of starts.
+      const limit = Math.min(input.limit, Math.max(1, Math.floor(ratePerSecond)));
+      const recipients = await store.recipients(campaign, input.fromPosition, limit);
       const context = { accountId: campaign.accountId, limits: dependencies.limits, policy: dependencies.policy, now: new Date() };
       const reached = await mapConcurrently(recipients, START_CONCURRENCY, async (recipient): Promise<ReachedRecipient> => {
         const { position, messageId } = recipient;
@@ -77,7 +80,7 @@ export function createCampaignActivities(dependencies: CampaignActivityDependenc
         return { position, messageId, state: 'started' };
       });
       await store.record(campaign.id, reached);
-      const nextPosition = Math.min(input.fromPosition + input.limit, campaign.recipientCount);
+      const nextPosition = Math.min(input.fromPosition + limit, campaign.recipientCount);
       const done = nextPosition >= campaign.recipientCount;
       if (done) await store.complete(campaign.id);
       const rejected = reached.filter((recipient) => recipient.state === 'rejected').length;

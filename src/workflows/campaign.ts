@@ -48,15 +48,16 @@ export async function campaignWorkflow(input: CampaignWorkflowInput): Promise<vo
     if (chunk >= input.chunksPerRun || workflowInfo().continueAsNewSuggested) {
       await continueAsNew<typeof campaignWorkflow>({ ...input, nextPosition: position });
     }
+    const began = Date.now();
     const result = await startCampaignChunk({ campaignId: input.campaignId, fromPosition: position, limit: input.chunkSize });
     if (result.cancelled) break;
     position = result.nextPosition;
     // A DELETE that came with the last chunk still cancels what has not been submitted.
     if (result.done && !cancelRequested) return;
     if (result.done) break;
-    // The chunk's share of the rate; a DELETE cuts the wait short.
-    const paceMs = Math.ceil(((result.started + result.rejected) * 1000) / result.ratePerSecond);
-    await condition(() => cancelRequested, paceMs);
+    // The chunk's share of the rate, less the time its starts took; a DELETE cuts the wait short.
+    const paceMs = Math.ceil(((result.started + result.rejected) * 1000) / result.ratePerSecond) - (Date.now() - began);
+    if (paceMs > 0) await condition(() => cancelRequested, paceMs);
   }
   await cancelCampaignMessages(input.campaignId);
 }
