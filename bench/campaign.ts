@@ -35,7 +35,9 @@ export async function benchCampaign(): Promise<BenchResult> {
     const json = JSON.stringify({ from: 'Acme', body: 'Bench campaign', recipients: numbers });
     const csv = `to\n${numbers.join('\n')}\n`;
 
-    // CSV first, cancelled at once: its starts must not compete with the JSON campaign's.
+    // A small campaign first: the figures are a running API's, not its first request's.
+    await cancel(stack, (await post(stack, '/v1/campaigns', 'application/json', JSON.stringify({ from: 'Acme', body: 'Warm-up', recipients: numbers.slice(0, 10) }))).id);
+    // CSV next, cancelled at once: its starts must not compete with the JSON campaign's.
     const csvSubmit = await post(stack, '/v1/campaigns?from=Acme&body=Bench%20CSV', 'text/csv', csv);
     await cancel(stack, csvSubmit.id);
     const jsonSubmit = await post(stack, '/v1/campaigns', 'application/json', json);
