@@ -2,12 +2,13 @@
 // one's figures as a table.
 //
 //   npm run bench                       every benchmark
-//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite, stored-report-backlog)
+//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite, stored-report-backlog, campaign)
 //   npm run bench -- end-to-end --backend=embedded --messages=1000
 //                                       options: --backend (embedded, memory, postgres; default all),
 //                                       --messages, --concurrency (or BENCH_MESSAGES, BENCH_CONCURRENCY),
 //                                       --cpu-prof=<dir> (a V8 profile of each part)
 
+import { benchCampaign } from './campaign';
 import { benchDevServerSqlite } from './dev-server-sqlite';
 import { benchEndToEnd, END_TO_END_OPTIONS } from './end-to-end';
 import { BenchConfigError } from './load';
@@ -20,6 +21,7 @@ const BENCHMARKS: Readonly<Record<string, (options: BenchOptions) => Promise<Ben
   'end-to-end': benchEndToEnd,
   'dev-server-sqlite': benchDevServerSqlite,
   'stored-report-backlog': benchStoredReportBacklog,
+  campaign: benchCampaign,
 };
 
 function formatTable(result: BenchResult): string {

@@ -17,7 +17,7 @@ import { startStack, type TestStack } from '../test/support/stack';
 const OUT = process.env.RECORD_HISTORIES_DIR ?? HISTORIES_DIR;
 
 /** Test files whose scenarios record their own histories. */
-const RECORDING_TESTS = ['test/e2e/message-races.test.ts', 'test/e2e/lost-submit.test.ts'];
+const RECORDING_TESTS = ['test/e2e/message-races.test.ts', 'test/e2e/lost-submit.test.ts', 'test/e2e/campaigns.test.ts'];
 
 interface Scenario {
   readonly name: string;

@@ -36,6 +36,12 @@ const configSchema = z.object({
     .transform((value) => value === 'true'),
   /** Most recipients one `POST /v1/messages` may carry. */
   MAX_BATCH_RECIPIENTS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_SEND_LIMITS.maxBatchRecipients),
+  /** Messages a campaign workflow starts per second; 0 follows the enabled providers' total tps. */
+  CAMPAIGN_START_RATE: z.coerce.number().min(0).default(0),
+  /** Recipients a campaign starts per activity call. */
+  CAMPAIGN_CHUNK_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** Chunks per campaign workflow run before continue-as-new. */
+  CAMPAIGN_CHUNKS_PER_RUN: z.coerce.number().int().min(1).max(1000).default(100),
   /** Resends via the next route after an `undelivered` report that another route may fix. */
   MAX_RESENDS: z.coerce.number().int().min(0).max(5).default(DEFAULT_MESSAGE_POLICY.maxResends),
   /** How long each status callback to a client is retried before it is given up. */

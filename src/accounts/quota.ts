@@ -58,6 +58,16 @@ export class SubmitQuota {
     }
   }
 
+  /**
+   * Takes `messages` from the account's daily cap only: a campaign's recipients all count on the
+   * day it is accepted, while its own workflow paces the starts, so the per-second quota (meant for
+   * the API's submit rate) does not apply to them.
+   */
+  async admitDaily(accountId: string, messages: number): Promise<void> {
+    const limits = await this.limitsOf(accountId);
+    if (limits.dailyMessageCap !== null) await this.countToday(accountId, limits.dailyMessageCap, messages);
+  }
+
   private takeTokens(accountId: string, perSecond: number, messages: number): number {
     const now = this.now();
     const bucket = this.buckets.get(accountId) ?? { tokens: perSecond, updatedAt: now };

@@ -50,6 +50,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     adminApiKey: config.ADMIN_API_KEY,
     metrics,
     allowPrivateCallbacks: config.CALLBACK_ALLOW_PRIVATE,
+    campaignChunkSize: config.CAMPAIGN_CHUNK_SIZE,
+    campaignChunksPerRun: config.CAMPAIGN_CHUNKS_PER_RUN,
   });
   const url = await app.listen({ host: config.API_HOST, port: config.API_PORT });
   const ops = buildOpsServer(metrics, db, logger);

@@ -41,13 +41,23 @@ interface SubmitBody extends Omit<MessageContent, 'sendAt'> {
 
 // PostgreSQL text cannot hold NUL: refused by the schema, it is a 400 instead of a failed write.
 const NO_NUL = '^[^\\u0000]*$';
-const phone = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.phoneMaxLength } as const;
-const clientRef = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.clientRefMaxLength, pattern: NO_NUL } as const;
+export const phone = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.phoneMaxLength } as const;
+export const clientRef = { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.clientRefMaxLength, pattern: NO_NUL } as const;
 const nullableString = { type: ['string', 'null'] } as const;
 const nullableDateTime = { type: ['string', 'null'], format: 'date-time' } as const;
 const status = { type: 'string', enum: MESSAGE_STATUSES } as const;
-const security = [{ apiKey: [] }];
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: NO_NUL } } } as const;
+export const security = [{ apiKey: [] }];
+export const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128, pattern: NO_NUL } } } as const;
+
+/** The content fields of a submit, shared with the campaigns' submit. */
+export const contentProperties = {
+  from: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.fromMaxLength, pattern: NO_NUL },
+  body: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.bodyMaxLength, pattern: NO_NUL },
+  clientRef,
+  callbackUrl: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: FIELD_LIMITS.callbackUrlMaxLength },
+  sendAt: { type: 'string', format: 'date-time' },
+  validitySeconds: { type: 'integer', minimum: 1, maximum: FIELD_LIMITS.validitySecondsMax },
+} as const;
 
 const submitSchema = {
   tags: ['messages'],
@@ -66,12 +76,7 @@ const submitSchema = {
           anyOf: [phone, { type: 'object', required: ['to'], additionalProperties: false, properties: { to: phone, clientRef } }],
         },
       },
-      from: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.fromMaxLength, pattern: NO_NUL },
-      body: { type: 'string', minLength: 1, maxLength: FIELD_LIMITS.bodyMaxLength, pattern: NO_NUL },
-      clientRef,
-      callbackUrl: { type: 'string', format: 'uri', pattern: '^https?://', maxLength: FIELD_LIMITS.callbackUrlMaxLength },
-      sendAt: { type: 'string', format: 'date-time' },
-      validitySeconds: { type: 'integer', minimum: 1, maximum: FIELD_LIMITS.validitySecondsMax },
+      ...contentProperties,
     },
   },
   response: {
@@ -241,7 +246,7 @@ function knownMessagesIn(db: Database): KnownMessageLookup {
 }
 
 /** The SDK's typed errors as the API's; anything else stays a 500. */
-function asApiError(error: unknown): unknown {
+export function asApiError(error: unknown): unknown {
   if (error instanceof InvalidMessageError) return new ApiError(400, error.code, error.message, error.field);
   if (error instanceof MessageConflictError) return new ApiError(409, error.code, error.message, error.field);
   if (error instanceof MessageNotFoundError) return new ApiError(404, error.code, `no message ${error.messageId}`, error.field);

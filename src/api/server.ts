@@ -13,6 +13,7 @@ import { CallbackUrlRefusedError } from '../callbacks/address-policy';
 import { RoutingAdmin } from '../routing/admin';
 import { ProviderWebhookAdmin } from '../routing/provider-webhooks';
 import { adminPlugin } from './admin';
+import { campaignsPlugin } from './campaigns';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
 import { NumbersService } from '../inbound/numbers';
@@ -44,6 +45,9 @@ export interface ApiOptions {
   readonly metrics: ApiMetrics;
   /** CALLBACK_ALLOW_PRIVATE: a callbackUrl may name a loopback or private address. */
   readonly allowPrivateCallbacks: boolean;
+  /** CAMPAIGN_CHUNK_SIZE and CAMPAIGN_CHUNKS_PER_RUN, handed to each campaign workflow. */
+  readonly campaignChunkSize: number;
+  readonly campaignChunksPerRun: number;
 }
 
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
@@ -60,6 +64,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await registerOpenApi(app);
   const auth = new ApiKeyAuthenticator(options.db);
   const { metrics } = options;
+  // One quota for both submit paths: a campaign's recipients count against the same daily cap.
+  const quota = new SubmitQuota(options.db);
   await app.register(messagesPlugin, {
     db: options.db,
     temporal: options.temporal,
@@ -68,8 +74,19 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     maxBatchRecipients: options.maxBatchRecipients,
     policy: options.policy,
     metrics,
-    quota: new SubmitQuota(options.db),
+    quota,
     allowPrivateCallbacks: options.allowPrivateCallbacks,
+  });
+  await app.register(campaignsPlugin, {
+    db: options.db,
+    temporal: options.temporal,
+    auth,
+    limits: { maxSegments: options.maxSegments, maxBatchRecipients: options.maxBatchRecipients },
+    policy: options.policy,
+    quota,
+    allowPrivateCallbacks: options.allowPrivateCallbacks,
+    chunkSize: options.campaignChunkSize,
+    chunksPerRun: options.campaignChunksPerRun,
   });
   await app.register(deliveryReportsPlugin, {
     db: options.db,

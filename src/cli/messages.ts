@@ -1,4 +1,5 @@
 import {
+  CampaignsClient,
   FinalStatusTimeoutError,
   InvalidMessageError,
   SmsRouterClient,
@@ -10,7 +11,8 @@ import {
 import { mapConcurrently } from '../concurrency';
 import { payloadDataConverter } from '../codec';
 import { messagePolicyFrom, type Config } from '../config';
-import { DEMO_ACCOUNT_ID } from '../dev/seed';
+import { DEMO_ACCOUNT_ID, DEMO_API_KEY } from '../dev/seed';
+import { isFinalStatus, type MessageStatus } from '../domain/status';
 import { flag, parse, readTextFile, text, UsageError, type Parsed } from './args';
 import { BatchProgress, ProgressDisplay } from './progress';
 import { parseRecipients } from './recipients';
@@ -21,8 +23,12 @@ export const MESSAGE_USAGE = `  send --to NUMBER --from SENDER --body TEXT [--cl
                 [--account ID] [--json]
                                   send one message and wait for its final status
   send --file recipients.csv --from SENDER --body TEXT [same options]
+                [--campaign] [--api-url URL] [--api-key KEY]
                                   one number per line, or to,clientRef columns; shows the
-                                  accepted and final counts while it waits
+                                  accepted and final counts while it waits. More numbers
+                                  than MAX_BATCH_RECIPIENTS (or --campaign) go as one
+                                  campaign through the REST API (key: --api-key,
+                                  SMSROUTER_API_KEY, or the demo account's)
   messages show ID [--account ID] [--json]
   messages watch ID [--account ID] [--json]
                                   print each status change until the final one`;
@@ -44,7 +50,13 @@ const SEND_OPTIONS = {
   validity: text,
   timeout: text,
   'no-wait': flag,
+  campaign: flag,
+  'api-url': text,
+  'api-key': text,
 } as const;
+
+/** How often a campaign's counts are asked for while the CLI waits. */
+const CAMPAIGN_POLL_MS = 1000;
 
 /** The message commands, over the SDK as any client service would use it; returns the exit code. */
 export async function runMessageCommand(args: readonly string[], config: Config): Promise<number> {
@@ -64,7 +76,7 @@ export async function runMessageCommand(args: readonly string[], config: Config)
     dataConverter: payloadDataConverter(config.PAYLOAD_ENCRYPTION_KEY),
   });
   try {
-    if (key === 'send') return await send(sdk, parsed, config.MAX_BATCH_RECIPIENTS);
+    if (key === 'send') return await send(sdk, parsed, config);
     const id = parsed.positionals[0] as string;
     if (key === 'messages show') {
       const view = await sdk.status(id);
@@ -80,7 +92,8 @@ export async function runMessageCommand(args: readonly string[], config: Config)
   }
 }
 
-async function send(sdk: SmsRouterClient, { values }: Parsed, maxBatchRecipients: number): Promise<number> {
+async function send(sdk: SmsRouterClient, { values }: Parsed, config: Config): Promise<number> {
+  const maxBatchRecipients = config.MAX_BATCH_RECIPIENTS;
   const to = optional(values.to);
   const file = optional(values.file);
   if ((to === undefined) === (file === undefined)) throw new UsageError('give --to NUMBER or --file recipients.csv');
@@ -109,6 +122,13 @@ async function send(sdk: SmsRouterClient, { values }: Parsed, maxBatchRecipients
 
   const recipients = parseRecipients(readTextFile(file as string));
   if (recipients.length === 0) throw new UsageError(`no recipients in ${file}`);
+  if (values.campaign || recipients.length > maxBatchRecipients) {
+    const campaigns = new CampaignsClient({
+      baseUrl: optional(values['api-url']) ?? config.PUBLIC_BASE_URL,
+      apiKey: optional(values['api-key']) ?? process.env.SMSROUTER_API_KEY ?? DEMO_API_KEY,
+    });
+    return sendCampaign(campaigns, { ...content, recipients }, { json: values.json === true, wait, deadline });
+  }
   const progress = new BatchProgress(recipients.length);
   const display = new ProgressDisplay(progress);
   const accepted: AcceptedMessage[] = [];
@@ -152,6 +172,37 @@ async function send(sdk: SmsRouterClient, { values }: Parsed, maxBatchRecipients
     for (const rejected of errors) print(`not sent: ${rejected.error.field} ${rejected.to}: ${rejected.error.code}: ${rejected.error.message}`);
   }
   return errors.length > 0 || progress.timedOut > 0 ? 1 : 0;
+}
+
+/**
+ * A large list as one campaign: the API stores it and starts its messages at the providers' pace,
+ * and the CLI follows the campaign's counts instead of every message.
+ */
+async function sendCampaign(campaigns: CampaignsClient, campaign: Parameters<CampaignsClient['create']>[0], options: { json: boolean; wait: boolean; deadline: number }): Promise<number> {
+  const accepted = await campaigns.create(campaign);
+  if (!options.json) print(`campaign ${accepted.id}: ${accepted.recipients} recipients accepted${accepted.duplicate ? ' (duplicate: the campaign sent before with this clientRef)' : ''}`);
+  if (!options.wait) {
+    if (options.json) print(JSON.stringify(accepted));
+    return 0;
+  }
+  const progress = new BatchProgress(accepted.recipients);
+  const display = new ProgressDisplay(progress);
+  for (;;) {
+    const view = await campaigns.get(accepted.id);
+    const counts = Object.entries(view.counts);
+    const unfinished = counts.filter(([status]) => status === 'pending' || !isFinalStatus(status as MessageStatus)).reduce((sum, [, count]) => sum + count, 0);
+    progress.accepted = accepted.recipients - (view.counts.pending ?? 0);
+    progress.finals.clear();
+    for (const [status, count] of counts) if (status !== 'pending' && isFinalStatus(status as MessageStatus)) progress.finals.set(status as MessageStatus, count);
+    display.update();
+    if (unfinished === 0 || Date.now() >= options.deadline) {
+      progress.timedOut = unfinished;
+      display.done();
+      if (options.json) print(JSON.stringify(view, null, 2));
+      return unfinished > 0 || (view.counts.rejected ?? 0) > 0 ? 1 : 0;
+    }
+    await new Promise((resolve) => setTimeout(resolve, CAMPAIGN_POLL_MS));
+  }
 }
 
 /** A chunk's recipient indices as positions in the whole file. */

@@ -343,15 +343,7 @@ export class SmsRouterClient {
   private async start(message: PreparedMessage): Promise<StartOutcome> {
     const { request } = message;
     try {
-      await this.temporal.workflow.start(messageWorkflow, {
-        taskQueue: ROUTER_TASK_QUEUE,
-        workflowId: request.messageId,
-        // A finished message's id is never reused: the same client reference later is still a duplicate.
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        args: [request],
-        memo: { [FINGERPRINT_MEMO]: message.fingerprint },
-        typedSearchAttributes: acceptedSearchAttributes(request),
-      });
+      await startMessageWorkflow(this.temporal, message);
       return { accepted: { id: request.messageId, to: request.to, status: initialStatus(message) } };
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -360,6 +352,23 @@ export class SmsRouterClient {
       return this.duplicateOrConflict(message, request.messageId, storedFingerprint(description.memo?.[FINGERPRINT_MEMO]));
     }
   }
+}
+
+/**
+ * Starts a prepared message's workflow; throws WorkflowExecutionAlreadyStartedError when its id
+ * ran before. Shared with the campaign activity, which starts the messages of a campaign.
+ */
+export async function startMessageWorkflow(temporal: Client, message: PreparedMessage): Promise<void> {
+  const { request } = message;
+  await temporal.workflow.start(messageWorkflow, {
+    taskQueue: ROUTER_TASK_QUEUE,
+    workflowId: request.messageId,
+    // A finished message's id is never reused: the same client reference later is still a duplicate.
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    args: [request],
+    memo: { [FINGERPRINT_MEMO]: message.fingerprint },
+    typedSearchAttributes: acceptedSearchAttributes(request),
+  });
 }
 
 /** A workflow started before fingerprints existed has none: its reference can only be a duplicate. */

@@ -15,6 +15,15 @@ export {
   type WaitOptions,
   type WatchOptions,
 } from './client';
+export {
+  CampaignRequestError,
+  CampaignsClient,
+  type AcceptedCampaign,
+  type CampaignInput,
+  type CampaignsClientOptions,
+  type CampaignView,
+} from './campaigns';
+export { parseRecipientCsv, RecipientCsvError, type CsvRecipient } from './csv';
 export { FinalStatusTimeoutError, InvalidMessageError, MessageConflictError, MessageNotFoundError, SmsRouterError, type InvalidMessageCode } from './errors';
 export {
   DEFAULT_MESSAGE_POLICY,

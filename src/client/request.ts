@@ -146,6 +146,25 @@ export function keywordReplyMessageId(inboundId: string): string {
   return uuidOfDigest(`\u0000keyword-reply\u0000${inboundId}`);
 }
 
+/**
+ * A campaign's id: derived from its client reference, so a retried submit names the same campaign
+ * (and so the same message ids) and sends nothing twice; random without one.
+ */
+export function campaignIdFor(accountId: string, clientRef: string | undefined): string {
+  if (!clientRef) return randomUUID();
+  return uuidOfDigest(`\u0000campaign\u0000${accountId}\u0000${clientRef}`);
+}
+
+/**
+ * The message id of a campaign's recipient: its own client reference names it as any message's
+ * does; otherwise the campaign and the position do. The key starts with a separator, so no
+ * account's client reference can name the same id.
+ */
+export function campaignMessageId(accountId: string, campaignId: string, position: number, clientRef: string | undefined): string {
+  if (clientRef) return messageIdFor(accountId, clientRef);
+  return uuidOfDigest(`\u0000campaign-message\u0000${campaignId}\u0000${position}`);
+}
+
 function uuidOfDigest(key: string): string {
   const hex = createHash('sha256').update(key).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
@@ -224,6 +243,33 @@ export function prepareBatch(input: BatchInput, context: RequestContext): Prepar
     throw new InvalidMessageError('invalid_number', first?.error.message ?? 'no valid recipient', first?.error.field ?? 'recipients', rejected);
   }
   return { messages, rejected };
+}
+
+/** A campaign's content, checked once when it is submitted. */
+export type CampaignContent = Omit<MessageContent, 'clientRef'>;
+
+/** Checks a campaign's content as a message's is checked; throws InvalidMessageError naming the field. */
+export function checkCampaignContent(input: CampaignContent, context: RequestContext): void {
+  assertObject(input, 'campaign');
+  checkContent(input, context);
+}
+
+/** One stored recipient of a campaign, as its start activity reads it. */
+export interface CampaignRecipientInput {
+  readonly position: number;
+  readonly to: string;
+  readonly clientRef: string | null;
+  readonly messageId: string;
+}
+
+/**
+ * A campaign recipient's message request, or InvalidMessageError for a number that cannot be sent
+ * to: numbers are normalised when they start, not at submit, so 100,000 of them are accepted at once.
+ */
+export function prepareCampaignMessage(recipient: CampaignRecipientInput, content: CampaignContent, context: RequestContext): PreparedMessage {
+  const field = `recipients[${recipient.position}]`;
+  const prepared = build(normalised(recipient.to, field), recipient.clientRef ?? undefined, checkContent(content, context), context, recipient.position, field);
+  return { ...prepared, request: { ...prepared.request, messageId: recipient.messageId } };
 }
 
 interface CheckedContent {

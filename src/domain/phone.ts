@@ -54,3 +54,17 @@ export function normaliseInboundAddress(input: string): InboundAddress {
 export function countryOfNumber(e164: string): string | undefined {
   return e164.startsWith('+') ? parsePhoneNumberFromString(e164)?.country : undefined;
 }
+
+const NUMBER_CHARACTERS = /^\+?[\d\s().-]+$/;
+
+/**
+ * A cheap check that a destination looks like a number (digits with the usual punctuation, 7 to 17
+ * digits with a 00 prefix): what a 100,000-recipient campaign can afford for every line at submit.
+ * normaliseDestination still decides when the message starts.
+ */
+export function isPlausibleNumber(input: string): boolean {
+  const trimmed = input.trim();
+  if (!NUMBER_CHARACTERS.test(trimmed)) return false;
+  const digits = trimmed.replace(/\D/g, '').length;
+  return digits >= 7 && digits <= 17;
+}

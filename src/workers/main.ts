@@ -60,6 +60,8 @@ export async function startWorkers(
     await reconcilerTemporal.close();
     throw error;
   });
+  // Campaign starts come in bursts of hundreds: on their own connection they never delay the reconciler.
+  const campaignTemporal = await connectTemporalClient(temporalOptions);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const db = createDatabase(config.DATABASE_URL);
   const dispatchDb = createDatabase(config.DATABASE_URL);
@@ -71,6 +73,12 @@ export async function startWorkers(
     catalog,
     workflowBundle: options.workflowBundle,
     policy: messagePolicyFrom(config),
+    campaigns: {
+      temporal: campaignTemporal.client,
+      limits: { maxSegments: config.MAX_SEGMENTS, maxBatchRecipients: config.MAX_BATCH_RECIPIENTS },
+      policy: messagePolicyFrom(config),
+      startRate: config.CAMPAIGN_START_RATE,
+    },
   });
   const dispatch = new DispatchWorkers(
     target,
@@ -125,7 +133,7 @@ export async function startWorkers(
       for (const worker of [router, callbacks]) if (worker.getState() === 'RUNNING') worker.shutdown();
       const stopping = Promise.allSettled([reconciler.stop(), syncing.then(async () => dispatch.shutdown()), routerRun, callbacksRun]);
       if (!(await settlesWithin(stopping, workersStopMs))) logger.warn('workers did not stop in time; leaving them behind');
-      const closing = Promise.allSettled([connection.close(), reconcilerTemporal.close(), db.$disconnect(), dispatchDb.$disconnect()]);
+      const closing = Promise.allSettled([connection.close(), reconcilerTemporal.close(), campaignTemporal.close(), db.$disconnect(), dispatchDb.$disconnect()]);
       if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('connections did not close in time');
     },
   };

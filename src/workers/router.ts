@@ -1,5 +1,6 @@
 import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createRouterActivities } from '../activities';
+import { createCampaignActivities, type CampaignActivityDependencies } from '../activities/campaigns';
 import { createInboundActivities } from '../activities/inbound';
 import { SuppressionList } from '../inbound/suppression';
 import type { Database } from '../db/client';
@@ -16,6 +17,8 @@ export interface RouterWorkerOptions extends WorkerTarget {
   readonly workflowBundle?: WorkflowBundleOption;
   /** The policy of the messages the router sends itself (keyword replies); the SDK's defaults unless given. */
   readonly policy?: MessagePolicy;
+  /** What the campaign activities start messages with. */
+  readonly campaigns: Omit<CampaignActivityDependencies, 'db' | 'catalog'>;
 }
 
 /** Runs the message workflows and their local activities (routing, status writes). */
@@ -31,7 +34,9 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
     dataConverter: options.dataConverter,
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
-    activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions, options.policy) },
+    activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions, options.policy),
+      ...createCampaignActivities({ ...options.campaigns, db: options.db, catalog: options.catalog }),
+    },
     maxConcurrentWorkflowTaskExecutions: 100,
     maxConcurrentWorkflowTaskPolls: 20,
     maxConcurrentLocalActivityExecutions: 200,

@@ -1,3 +1,4 @@
 export * from './client-callbacks';
 export * from './message';
 export * from './inbound';
+export * from './campaign';

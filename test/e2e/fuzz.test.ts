@@ -49,8 +49,11 @@ async function storedCounts(): Promise<Record<string, number>> {
     db.suppression.count(),
     db.inboundMessage.count(),
     db.inboundPart.count(),
+    db.campaign.count(),
+    db.campaignRecipientPage.count(),
+    db.campaignRecipient.count(),
   ]);
-  const names = ['Message', 'MessageEvent', 'DeliveryReport', 'Account', 'ApiKey', 'Provider', 'Route', 'OwnedNumber', 'Suppression', 'InboundMessage', 'InboundPart'];
+  const names = ['Message', 'MessageEvent', 'DeliveryReport', 'Account', 'ApiKey', 'Provider', 'Route', 'OwnedNumber', 'Suppression', 'InboundMessage', 'InboundPart', 'Campaign', 'CampaignRecipientPage', 'CampaignRecipient'];
   return Object.fromEntries(names.map((name, index) => [name, counts[index] ?? -1]));
 }
 
@@ -142,6 +145,13 @@ const GROUPS: Readonly<Record<string, fc.Arbitrary<Fuzzed>>> = {
   'read and cancel': fc.oneof(
     withoutBody('GET', idParam.map((id) => `/v1/messages/${id}`)),
     withoutBody('DELETE', idParam.map((id) => `/v1/messages/${id}`)),
+  ),
+  campaigns: fc.oneof(
+    withBody('POST', '/v1/campaigns', shapedBody(['recipients', 'from', 'body', 'clientRef', 'callbackUrl', 'sendAt', 'validitySeconds'])),
+    // A CSV body with its content in the query string.
+    query(['from', 'body', 'clientRef', 'callbackUrl', 'sendAt', 'validitySeconds']).chain((q) => withBody('POST', `/v1/campaigns?${q}`, hostileText)),
+    withoutBody('GET', idParam.map((id) => `/v1/campaigns/${id}`)),
+    withoutBody('DELETE', idParam.map((id) => `/v1/campaigns/${id}`)),
   ),
   stats: fc.oneof(
     withoutBody('GET', query(['from', 'to', 'groupBy']).map((q) => `/v1/stats?${q}`)),

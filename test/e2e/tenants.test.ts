@@ -165,6 +165,23 @@ describe('quotas', () => {
     assert.equal(await stack.db.message.count({ where: { accountId: 'capped', clientRef: 'over' } }), 0);
   });
 
+  test("a campaign counts all its recipients against the daily cap, and belongs to its account alone", async () => {
+    await call('POST', '/v1/admin/accounts', ADMIN_KEY, { id: 'capped-campaign', name: 'Capped campaign', dailyMessageCap: 3 });
+    const key = (await call<{ key: string }>('POST', '/v1/admin/accounts/capped-campaign/keys', ADMIN_KEY)).body.key;
+    const recipients = ['+4560123610', '+4560123611', '+4560123612', '+4560123613'];
+    const over = await call<ErrorAnswer>('POST', '/v1/campaigns', key, { recipients, from: 'Acme', body: 'x' });
+    assert.equal(over.status, 429, JSON.stringify(over.body));
+    assert.equal(over.body.error.code, 'quota_exceeded');
+    assert.equal(await stack.db.campaign.count({ where: { accountId: 'capped-campaign' } }), 0);
+    const fits = await call<{ id: string }>('POST', '/v1/campaigns', key, { recipients: recipients.slice(0, 3), from: 'Acme', body: 'x' });
+    assert.equal(fits.status, 202, JSON.stringify(fits.body));
+    assert.equal((await call('GET', `/v1/campaigns/${fits.body.id}`, key)).status, 200);
+    assert.equal((await call('GET', `/v1/campaigns/${fits.body.id}`, DEMO_API_KEY)).status, 404);
+    assert.equal((await call('DELETE', `/v1/campaigns/${fits.body.id}`, DEMO_API_KEY)).status, 404);
+    const full = await call<ErrorAnswer>('POST', '/v1/messages', key, { to: '+4560123614', from: 'Acme', body: 'x' });
+    assert.equal(full.status, 429, JSON.stringify(full.body));
+  });
+
   test('past its per-second quota an account gets 429 with Retry-After', async () => {
     await call('POST', '/v1/admin/accounts', ADMIN_KEY, { id: 'throttled', name: 'Throttled', maxMessagesPerSecond: 1 });
     const key = (await call<{ key: string }>('POST', '/v1/admin/accounts/throttled/keys', ADMIN_KEY)).body.key;

@@ -36,6 +36,8 @@ before(async () => {
     dlrSignalBudgetMs: 200,
     metrics: new ApiMetrics(),
     allowPrivateCallbacks: false,
+    campaignChunkSize: 500,
+    campaignChunksPerRun: 100,
     onRoute: (route) => routes.push(route),
   });
   await app.ready();
