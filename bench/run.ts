@@ -2,10 +2,11 @@
 // one's figures as a table.
 //
 //   npm run bench                       every benchmark
-//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite, stored-report-backlog)
+//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite, stored-report-backlog, dlr-ack)
 //   (BENCH_MESSAGES, BENCH_CONCURRENCY tune the end-to-end run)
 
 import { benchDevServerSqlite } from './dev-server-sqlite';
+import { benchDlrAck } from './dlr-ack';
 import { benchEndToEnd } from './end-to-end';
 import { benchRouteResolution } from './route-resolution';
 import { benchStoredReportBacklog } from './stored-report-backlog';
@@ -16,6 +17,7 @@ const BENCHMARKS: Readonly<Record<string, () => Promise<BenchResult>>> = {
   'end-to-end': benchEndToEnd,
   'dev-server-sqlite': benchDevServerSqlite,
   'stored-report-backlog': benchStoredReportBacklog,
+  'dlr-ack': benchDlrAck,
 };
 
 function formatTable(result: BenchResult): string {

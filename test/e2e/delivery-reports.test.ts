@@ -135,9 +135,10 @@ describe('delivery reports', () => {
     assert.deepEqual(statuses(late), ['accepted', 'routed@slow-reports', 'submitted@slow-reports', 'unknown@slow-reports', 'delivered@slow-reports']);
     assert.match(late.events.at(-1)?.reason ?? '', /late delivery report/);
     assert.equal(stack.simulator.acceptedFor(id).length, 1);
+    // The one report, in the inbox, forwarded to the ended workflow's late-final handling.
     const stored = await stack.db.deliveryReport.findMany({ where: { messageId: id } });
     assert.equal(stored.length, 1);
-    assert.equal(stored[0]?.reason, 'finished');
+    assert.equal(stored[0]?.reason, 'received');
     assert.ok(stored[0]?.processedAt);
   });
 

@@ -305,6 +305,8 @@ describe('inbound SMS', () => {
     const [row] = await inboundRows(from);
     assert.ok(row);
     assert.equal(row.accountId, null);
+    // Acknowledged once stored: the forwarder starts its workflow afterwards.
+    await eventually(async () => ((await stack.db.inboundMessage.findUnique({ where: { id: row.id } }))?.workflowStartedAt ? true : undefined));
     const outcome = await stack.temporal.workflow.getHandle(row.id).result();
     assert.deepEqual(outcome, { accountId: null, keyword: null });
     assert.equal(webhook.receivedFrom(from).length, 0);
