@@ -175,17 +175,20 @@ export class DeliveryReportReconciler {
     const [, claimed] = await this.db.$transaction([
       this.db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`,
       this.db.$queryRaw<ClaimedReport[]>`
+        WITH pending AS (
+          SELECT "id", "orderKey", "nextAttemptAt" <= now() AND ("leasedUntil" IS NULL OR "leasedUntil" <= now()) AS ready
+          FROM "DeliveryReport"
+          WHERE "processedAt" IS NULL AND "parkedAt" IS NULL),
+        blocked AS (
+          SELECT "orderKey", min("id") AS "firstBlocked" FROM pending WHERE NOT ready GROUP BY "orderKey")
         UPDATE "DeliveryReport"
         SET "leasedUntil" = now() + make_interval(secs => ${this.options.leaseMs / 1000}), "leasedBy" = ${this.instance}
         WHERE "id" IN (
-          SELECT r."id" FROM "DeliveryReport" r
-          WHERE r."processedAt" IS NULL AND r."parkedAt" IS NULL AND r."nextAttemptAt" <= now()
-            AND (r."leasedUntil" IS NULL OR r."leasedUntil" <= now())
-            AND NOT EXISTS (
-              SELECT 1 FROM "DeliveryReport" e
-              WHERE e."orderKey" = r."orderKey" AND e."id" < r."id" AND e."processedAt" IS NULL AND e."parkedAt" IS NULL
-                AND (e."nextAttemptAt" > now() OR e."leasedUntil" > now()))
-          ORDER BY r."id" LIMIT ${BATCH}
+          SELECT "id" FROM "DeliveryReport"
+          WHERE "id" IN (
+            SELECT pending."id" FROM pending LEFT JOIN blocked USING ("orderKey")
+            WHERE pending.ready AND (blocked."firstBlocked" IS NULL OR pending."id" < blocked."firstBlocked")
+            ORDER BY pending."id" LIMIT ${BATCH})
           FOR UPDATE SKIP LOCKED)
         RETURNING "id", "providerId", "orderKey", "messageId", "payload", "receivedAt", "attempts", "lastError"`,
     ]);
