@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Database } from '../db/client';
 import type { DeliveryReport } from '../providers/types';
 import { INBOX_CHANNEL } from './channel';
@@ -14,8 +15,13 @@ export interface InboxReport {
  * message id where the provider echoed it, else by the provider's id for the part it reports on.
  */
 export function deliveryReportOrderKey(providerId: string, messageId: string | undefined | null, providerMessageId: string): string {
-  return messageId ?? `${providerId}:${providerMessageId}`;
+  const key = messageId ?? `${providerId}:${providerMessageId}`;
+  // Indexed: a stored reference longer than any of ours (rows kept before the webhook's bounds) is
+  // keyed by its digest, as the migration keys such rows.
+  return key.length > MAX_PLAIN_KEY ? `sha256:${createHash('sha256').update(key).digest('hex')}` : key;
 }
+
+const MAX_PLAIN_KEY = 200;
 
 /**
  * The delivery report inbox's write side: the webhook's reports from concurrent requests, written by

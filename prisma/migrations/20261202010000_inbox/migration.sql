@@ -3,7 +3,13 @@
 ALTER TABLE "DeliveryReport" ALTER COLUMN "reason" SET DEFAULT 'received',
 ADD COLUMN     "orderKey" TEXT NOT NULL DEFAULT '';
 
-UPDATE "DeliveryReport" SET "orderKey" = COALESCE("messageId", "providerId" || ':' || COALESCE("providerMessageId", ''));
+-- As src/inbox/delivery-reports.ts keys them: a key too long to index by its SHA-256.
+UPDATE "DeliveryReport" SET "orderKey" = key FROM (
+  SELECT "id" AS keyed, COALESCE("messageId", "providerId" || ':' || COALESCE("providerMessageId", '')) AS plain FROM "DeliveryReport"
+) AS plain_keys, LATERAL (
+  SELECT CASE WHEN length(plain) > 200 THEN 'sha256:' || encode(sha256(convert_to(plain, 'UTF8')), 'hex') ELSE plain END AS key
+) AS keys
+WHERE "id" = keyed;
 
 ALTER TABLE "DeliveryReport" ALTER COLUMN "orderKey" DROP DEFAULT;
 
