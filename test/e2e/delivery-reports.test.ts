@@ -410,6 +410,7 @@ describe('the delivery report inbox', () => {
     stack.simulator.configure('reports', { dlrDelayMs: 600_000 });
     const ids = await Promise.all(Array.from({ length: 20 }, (_, index) => send({ to: `+4560${String(300000 + index)}` })));
     const submitted = await Promise.all(ids.map(whenSubmitted));
+    const REPORTED = ['enroute@reports', 'buffered@reports', 'delivered@reports'];
     // The forwarder held back while the reports pile up, so that one pass takes them all at once.
     await stack.workers.reconciler.stop();
     try {
@@ -432,15 +433,15 @@ describe('the delivery report inbox', () => {
       );
       for (const forwarder of forwarders) forwarder.start();
       try {
+        const reported = (message: MessageView) => statuses(message).filter((status) => REPORTED.includes(status));
         for (const id of ids) {
-          // Intermediate reports applied before the final one: out of order, the final would end it first.
-          assert.deepEqual(statuses(await settled(id)), ['accepted', 'routed@reports', 'submitted@reports', 'enroute@reports', 'buffered@reports', 'delivered@reports']);
+          // Each report applied, in the order received: out of order, the final one would end it first.
+          assert.deepEqual(reported(await settled(id)), REPORTED);
         }
         // Forwarded again (a lease that ran out mid-signal looks the same): nothing changes.
         await stack.db.deliveryReport.updateMany({ where: { messageId: { in: ids } }, data: { processedAt: null } });
         await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: { in: ids }, processedAt: null } })) === 0 ? true : undefined));
-        for (const id of ids) assert.deepEqual(statuses(await view(id)).at(-1), 'delivered@reports');
-        assert.equal(await stack.db.messageEvent.count({ where: { messageId: { in: ids } } }), ids.length * 6);
+        for (const id of ids) assert.deepEqual(reported(await view(id)), REPORTED);
       } finally {
         await Promise.all(forwarders.map((forwarder) => forwarder.stop()));
       }
