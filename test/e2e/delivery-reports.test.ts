@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { Pool, request } from 'undici';
@@ -414,14 +415,14 @@ describe('the delivery report inbox', () => {
     // The forwarder held back while the reports pile up, so that one pass takes them all at once.
     await stack.workers.reconciler.stop();
     try {
-      // Each report twice, as a provider sends it again when our 2xx was lost: forwarded twice.
-      for (const status of ['enroute', 'enroute', 'buffered', 'buffered', 'delivered', 'delivered']) {
+      // Then each once more, as a provider sends them again when our 2xx was lost: forwarded twice.
+      for (const status of ['enroute', 'buffered', 'delivered', 'enroute', 'buffered', 'delivered']) {
         const codes = await Promise.all(submitted.map((message) => postDlr('reports', { id: message.providerMessageId, reference: message.id, status })));
         assert.ok(codes.every((code) => code === 200));
       }
       const forwarders = [0, 1].map(
         () =>
-          new DeliveryReportReconciler(stack.db, stack.temporal, pino({ level: 'silent' }), {
+          new DeliveryReportReconciler(stack.db, jitteringClient(), pino({ level: 'silent' }), {
             intervalMs: 50,
             giveUpAfterMs: 60_000,
             retryDelayMs: 100,
@@ -514,6 +515,17 @@ describe('a burst of delivery reports', () => {
     );
   });
 });
+
+/** The stack's Temporal with every signal held back a random few milliseconds: signals sent at once land in any order. */
+function jitteringClient(): Client {
+  const interceptor: WorkflowClientInterceptor = {
+    async signal(input, next) {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 30));
+      return next(input);
+    },
+  };
+  return new Client({ connection: stack.temporal.connection, interceptors: { workflow: [interceptor] } });
+}
 
 async function deliveryReportsStored(): Promise<number> {
   const response = await request(`${stack.api.opsUrl}/metrics`);
