@@ -39,3 +39,31 @@ export async function settlesWithin(work: Promise<unknown>, ms: number): Promise
     clearTimeout(timer);
   }
 }
+
+/**
+ * `work` over every item: one key's items one at a time in their order, up to `concurrency` keys at
+ * once. When `work` answers false the rest of that key's items are skipped (they must not overtake
+ * it); returns the skipped ones.
+ */
+export async function forEachInOrderPerKey<T>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  concurrency: number,
+  work: (item: T) => Promise<boolean>,
+): Promise<T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(keyOf(item));
+    if (group) group.push(item);
+    else groups.set(keyOf(item), [item]);
+  }
+  const skipped: T[] = [];
+  await mapConcurrently([...groups.values()], concurrency, async (group) => {
+    for (const [index, item] of group.entries()) {
+      if (await work(item)) continue;
+      skipped.push(...group.slice(index + 1));
+      return;
+    }
+  });
+  return skipped;
+}

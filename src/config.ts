@@ -57,8 +57,13 @@ const configSchema = z.object({
     .transform((value) => value === 'true'),
   /** How long a message's callbacks workflow stays after its final status; a later change starts it again. */
   CALLBACK_IDLE_SECONDS: seconds.default(DEFAULT_CALLBACK_IDLE_SECONDS),
-  /** A DLR whose signal takes longer than this is stored and acknowledged; the reconciler signals it. */
-  DLR_SIGNAL_BUDGET_MS: z.coerce.number().int().min(1).default(200),
+  /**
+   * The DLR inbox's group commit: a batch's first report waits at most this long for others to
+   * join it (reports arriving while a batch is being written always join the next one)...
+   */
+  DLR_INBOX_LINGER_MS: z.coerce.number().int().min(0).max(1000).default(2),
+  /** ...and a batch holds at most this many reports. */
+  DLR_INBOX_BATCH_ROWS: z.coerce.number().int().min(1).max(10_000).default(500),
   /**
    * Longest any one call to Temporal may take, retries included. Without a deadline a call whose
    * answer never comes waits forever, and everything waiting behind it too. Healthy calls take

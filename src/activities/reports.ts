@@ -1,5 +1,6 @@
 import type { Database } from '../db/client';
 import type { DeliveryReportSignal } from '../domain/message';
+import { deliveryReportOrderKey } from '../inbox/delivery-reports';
 
 export interface KeptReports {
   readonly messageId: string;
@@ -11,7 +12,7 @@ export function createReportActivities(db: Database) {
     /**
      * Stores delivery reports a message workflow was signalled but will not apply (they came while
      * it wrote its final status, or name an earlier attempt): they were acknowledged to the provider,
-     * so they are kept where the reconciler settles them, as the webhook does for a finished message.
+     * so they go back to the inbox, where the forwarder settles them as reports for a finished message.
      */
     async keepDeliveryReports(input: KeptReports): Promise<void> {
       await db.deliveryReport.createMany({
@@ -22,6 +23,7 @@ export function createReportActivities(db: Database) {
           status: report.status,
           payload: { ...report },
           reason: 'finished',
+          orderKey: deliveryReportOrderKey(providerId, input.messageId, report.providerMessageId),
         })),
       });
     },

@@ -1,16 +1,12 @@
-import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import type { Database } from '../db/client';
-import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
-import { inboundPairWorkflowId } from '../domain/inbound';
 import { InvalidPhoneNumberError, normaliseInboundAddress } from '../domain/phone';
-import { InboundStore, type StoredInbound } from '../inbound/store';
+import { InboundStore } from '../inbound/store';
 import { inboundAdapterFor } from '../providers';
 import { DeliveryReportAuthError, DeliveryReportFormatError, InboundFormatError } from '../providers/errors';
 import type { InboundSms } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
-import { inboundArrivedSignal, inboundMessageWorkflow, inboundPairWorkflow } from '../workflows/inbound';
 import type { ApiKeyAuthenticator } from './auth';
 import { ApiError, errorResponses } from './errors';
 import { authenticatedCallback, keepRawBody } from './provider-callback';
@@ -18,14 +14,11 @@ import type { ApiMetrics } from './metrics';
 
 export interface InboundPluginOptions {
   readonly db: Database;
-  readonly temporal: Client;
   readonly catalog: RoutingCatalog;
   readonly auth: ApiKeyAuthenticator;
   /** Our public origin as providers see it; signatures cover the URL they called. */
   readonly publicBaseUrl: string;
   readonly metrics: ApiMetrics;
-  /** How long each inbound message is retried to the account's webhook. */
-  readonly webhookRetrySeconds: number;
 }
 
 const MAX_LISTED = 1000;
@@ -81,12 +74,13 @@ interface ListQuery {
 
 /**
  * `/v1/inbound/:provider`: providers' inbound-SMS webhooks, authenticated and parsed by the
- * provider's adapter, stored in one idempotent write, answered in the provider's own form. Each
- * whole message then becomes a workflow; a part waits for the others. `GET /v1/inbound` lists an
+ * provider's adapter, stored in one idempotent write, answered in the provider's own form once that
+ * write is durable (Temporal need not be up). The forwarder in the workers then makes each whole
+ * message a workflow; a part waits for the others. `GET /v1/inbound` lists an
  * account's inbound messages.
  */
 export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (app, options) => {
-  const { db, temporal, catalog, auth, publicBaseUrl, webhookRetrySeconds } = options;
+  const { db, catalog, auth, publicBaseUrl } = options;
   const store = new InboundStore(db);
   const received = new Counter({
     name: 'smsrouter_inbound_messages_total',
@@ -113,47 +107,15 @@ export const inboundPlugin: FastifyPluginAsync<InboundPluginOptions> = async (ap
       throw error;
     }
 
+    // Stored is durable: the forwarder in the workers starts each whole message's workflow.
     for (const sms of messages) {
       const outcome = await store.receive(providerId, sms);
-      if (outcome.kind === 'part_stored') continue;
-      if (outcome.message.created) received.inc({ provider: providerId, owned: String(outcome.message.accountId !== null) });
-      // Also on a provider's retry: the first try may have stored the row and lost its start.
-      await start(outcome.message);
+      if (outcome.kind === 'message' && outcome.message.created) received.inc({ provider: providerId, owned: String(outcome.message.accountId !== null) });
     }
     const { statusCode, contentType, body } = adapter.inboundAcknowledgement;
     if (contentType) reply.type(contentType);
     return reply.code(statusCode).send(body);
   };
-
-  /**
-   * A message to an owned number goes to its number pair's workflow, in arrival order, which runs
-   * the message's own workflow; any other message's workflow starts on its own.
-   */
-  async function start(message: StoredInbound): Promise<void> {
-    try {
-      if (message.accountId === null) {
-        await temporal.workflow.start(inboundMessageWorkflow, {
-          workflowId: message.id,
-          taskQueue: ROUTER_TASK_QUEUE,
-          args: [{ inboundId: message.id }],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        });
-        return;
-      }
-      await temporal.workflow.signalWithStart(inboundPairWorkflow, {
-        workflowId: inboundPairWorkflowId(message.accountId, message.from, message.to),
-        taskQueue: ROUTER_TASK_QUEUE,
-        args: [{ webhookRetrySeconds }],
-        signal: inboundArrivedSignal,
-        signalArgs: [{ inboundId: message.id }],
-      });
-    } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) return;
-      // The message is stored; a 503 makes the provider retry, and the retry starts the workflow.
-      app.log.error({ err: error, inboundId: message.id }, 'could not start inbound workflow');
-      throw new ApiError(503, 'temporarily_unavailable', 'inbound message stored; please retry');
-    }
-  }
 
   app.post('/v1/inbound/:provider', { schema: webhookSchema }, webhook);
   // Vonage and Twilio can both be set to call with GET.

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { settlesWithin } from '../concurrency';
 import { ConfigError, loadConfig, messagePolicyFrom, type Config } from '../config';
 import { createDatabase } from '../db/client';
+import { DeliveryReportInbox } from '../inbox/delivery-reports';
 import { reportReady } from '../dev/supervision';
 import { createLogger, type Logger } from '../logger';
 import { RoutingCatalog } from '../routing/catalog';
@@ -26,26 +27,24 @@ const CLOSE_MS = 2000;
 
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const temporalOptions = temporalClientOptionsFrom(config);
-  // Submits and providers' reports each on a connection of their own: a flood of reports, or one
-  // whose signal stalls, never holds up a client's submit.
-  const [submits, deliveryReports] = await Promise.all([connectTemporalClient(temporalOptions), connectTemporalClient(temporalOptions)]);
+  const submits = await connectTemporalClient(temporalOptions);
   await assertTemporalSetUp(submits.connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
-    await Promise.allSettled([submits.close(), deliveryReports.close()]);
+    await submits.close();
     throw error;
   });
   const db = createDatabase(config.DATABASE_URL);
+  const deliveryReportInbox = new DeliveryReportInbox(db, { maxRows: config.DLR_INBOX_BATCH_ROWS, lingerMs: config.DLR_INBOX_LINGER_MS });
   const catalog = new RoutingCatalog(db);
   const metrics = new ApiMetrics();
   const app = await buildApi({
     db,
     temporal: submits.client,
-    deliveryReportsTemporal: deliveryReports.client,
+    deliveryReportInbox,
     catalog,
     logger,
     publicBaseUrl: config.PUBLIC_BASE_URL,
     maxSegments: config.MAX_SEGMENTS,
     maxBatchRecipients: config.MAX_BATCH_RECIPIENTS,
-    dlrSignalBudgetMs: config.DLR_SIGNAL_BUDGET_MS,
     policy: messagePolicyFrom(config),
     adminApiKey: config.ADMIN_API_KEY,
     metrics,
@@ -71,7 +70,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         app.server.closeAllConnections();
         await settlesWithin(closed, CLOSE_MS);
       }
-      const closing = Promise.allSettled([ops.close(), submits.close(), deliveryReports.close(), db.$disconnect()]);
+      // Requests are over: whatever the inbox still holds was never acknowledged, but write it anyway.
+      const closing = Promise.allSettled([ops.close(), submits.close(), deliveryReportInbox.close().then(async () => db.$disconnect())]);
       if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('API connections did not close in time');
     },
   };

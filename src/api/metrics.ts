@@ -14,14 +14,14 @@ export class ApiMetrics {
 
   readonly deliveryReports = new Counter({
     name: 'smsrouter_delivery_reports_total',
-    help: 'Delivery reports acknowledged, by provider and by how they were made durable.',
+    help: 'Delivery reports received, by provider and outcome: stored (in the inbox, acknowledged) or unavailable (the write failed; answered 503).',
     labelNames: ['provider', 'outcome'] as const,
     registers: [this.registry],
   });
 
   readonly storedReportBacklog = this.gauge(
     'smsrouter_stored_delivery_reports_backlog',
-    'Stored delivery reports the reconciler has yet to settle (parked ones not included).',
+    'Delivery reports in the inbox the forwarder has yet to settle (parked ones not included).',
   );
 
   readonly storedReportOldestAge = this.gauge(

@@ -16,6 +16,7 @@ import { adminPlugin } from './admin';
 import { campaignsPlugin } from './campaigns';
 import { ApiKeyAuthenticator } from './auth';
 import { deliveryReportsPlugin } from './delivery-reports';
+import type { DeliveryReportInbox } from '../inbox/delivery-reports';
 import { NumbersService } from '../inbound/numbers';
 import { ApiError, errorResponses, type ApiErrorBody } from './errors';
 import { inboundPlugin } from './inbound';
@@ -28,15 +29,14 @@ export interface ApiOptions {
   readonly db: Database;
   /** The submit path's client. */
   readonly temporal: Client;
-  /** The DLR webhook's client, on a connection of its own. */
-  readonly deliveryReportsTemporal: Client;
+  /** Where the DLR webhook writes the reports it acknowledges. */
+  readonly deliveryReportInbox: DeliveryReportInbox;
   readonly catalog: RoutingCatalog;
   readonly logger: Logger;
   readonly publicBaseUrl: string;
   readonly maxSegments: number;
   readonly maxBatchRecipients: number;
   readonly policy: MessagePolicy;
-  readonly dlrSignalBudgetMs: number;
   /** Unset: the admin endpoints answer 403 admin_disabled. */
   readonly adminApiKey?: string;
   /** Told of every route as it is registered, so a test can hold the OpenAPI document against them. */
@@ -89,12 +89,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     chunksPerRun: options.campaignChunksPerRun,
   });
   await app.register(deliveryReportsPlugin, {
-    db: options.db,
-    temporal: options.deliveryReportsTemporal,
+    inbox: options.deliveryReportInbox,
     catalog: options.catalog,
     publicBaseUrl: options.publicBaseUrl,
     metrics,
-    signalBudgetMs: options.dlrSignalBudgetMs,
   });
   await app.register(adminPlugin, {
     admin: new RoutingAdmin(options.db),
@@ -103,7 +101,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     adminApiKey: options.adminApiKey,
   });
   await app.register(statsPlugin, { db: options.db, auth });
-  await app.register(inboundPlugin, { ...options, auth, metrics, webhookRetrySeconds: options.policy.callbackRetrySeconds });
+  await app.register(inboundPlugin, { db: options.db, catalog: options.catalog, publicBaseUrl: options.publicBaseUrl, auth, metrics });
   await app.register(numbersPlugin, { numbers: new NumbersService(options.db), auth, adminApiKey: options.adminApiKey, allowPrivateWebhooks: options.allowPrivateCallbacks });
   app.get(
     '/healthz',

@@ -1,9 +1,10 @@
 import type { Database } from '../db/client';
 import { withoutSharedKeyword } from '../domain/inbound';
 import { countryOfNumber } from '../domain/phone';
+import { INBOX_CHANNEL } from '../inbox/channel';
 import type { InboundSms } from '../providers/types';
 
-/** An inbound message as stored, whole: what its workflow is started for. */
+/** An inbound message as stored, whole: what the forwarder starts its workflow for. */
 export interface StoredInbound {
   /** "<provider>:<provider message id>", also its workflow id. */
   readonly id: string;
@@ -130,7 +131,11 @@ async function insertMessage(tx: Transaction, providerId: string, providerMessag
     ],
     skipDuplicates: true,
   });
-  if (inserted.count === 1) return { id, accountId, from: fields.from, to: fields.to, created: true };
+  if (inserted.count === 1) {
+    // Delivered on commit: the forwarder starts its workflow at once rather than at its next poll.
+    await tx.$executeRaw`SELECT pg_notify(${INBOX_CHANNEL}, '')`;
+    return { id, accountId, from: fields.from, to: fields.to, created: true };
+  }
   const existing = await tx.inboundMessage.findUniqueOrThrow({ where: { id }, select: { accountId: true, from: true, to: true } });
   return { id, ...existing, created: false };
 }

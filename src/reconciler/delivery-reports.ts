@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { mapConcurrently, settlesWithin } from '../concurrency';
+import { forEachInOrderPerKey, settlesWithin } from '../concurrency';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { ClientNotification, MessagePolicy } from '../domain/message';
@@ -8,6 +8,7 @@ import { isMessageId } from '../domain/message-id';
 import { isFinalReportStatus, isFinalStatus, type MessageStatus } from '../domain/status';
 import type { Logger } from '../logger';
 import { preview, storedDeliveryReport } from '../providers/shared/delivery-report';
+import type { InboundStarter } from '../inbound/starter';
 import type { DeliveryReport } from '../providers/types';
 import { clientCallbacksWorkflow, clientCallbacksWorkflowId, clientNotificationSignal, deliveryReportSignal } from '../workflows';
 
@@ -15,6 +16,7 @@ import { clientCallbacksWorkflow, clientCallbacksWorkflowId, clientNotificationS
 interface ClaimedReport {
   id: bigint;
   providerId: string;
+  orderKey: string;
   messageId: string | null;
   payload: unknown;
   receivedAt: Date;
@@ -29,6 +31,7 @@ interface KnownMessage {
 }
 
 export interface ReconcilerOptions {
+  /** How often it looks for work when no notification woke it. */
   readonly intervalMs: number;
   /** A report still matching no message after this long is parked (it stays stored). */
   readonly giveUpAfterMs: number;
@@ -42,6 +45,8 @@ export interface ReconcilerOptions {
   /** How long `stop()` lets the current pass finish before abandoning it. */
   readonly drainTimeoutMs: number;
   readonly policy: MessagePolicy;
+  /** Starts inbound messages' workflows in the same passes, from the same wake-ups. */
+  readonly inbound?: InboundStarter;
 }
 
 /**
@@ -57,21 +62,28 @@ type Outcome =
   | { readonly kind: 'unmatched' }
   | { readonly kind: 'park'; readonly reason: string };
 
-/** Reports claimed per pass, and settled at most this many at once. */
-const BATCH = 200;
-const SETTLE_CONCURRENCY = 20;
+/** Reports claimed per pass, and this many messages' reports settled at once (each message's in order). */
+const BATCH = 500;
+const SETTLE_CONCURRENCY = 32;
+/** Serialises claims between forwarders, so that none claims a report while another holds an earlier one of its key. */
+const CLAIM_LOCK = 'smsrouter.delivery-report-claim';
 const REASON_LENGTH = 500;
 const SETTLED: Outcome = { kind: 'settled' };
 
 /**
- * Delivers the delivery reports the webhook had to store: those that arrived while Temporal was
- * unreachable (signalled once it is back), those for a message not yet known (matched once the
- * message has its provider id), and those for a finished message (a late final report updates an
- * `unknown` outcome; anything else is a duplicate and only kept).
+ * The inbox's forwarder: signals every delivery report the webhook wrote into its message's
+ * workflow, in the order received per message, and, through `inbound`, starts inbound messages'
+ * workflows. Woken by the inbox's notifications (`wake()`), and polls besides. Reports while
+ * Temporal is unreachable back off and are signalled once it is back; those for a message not yet
+ * known wait for it (matched once the message has its provider id) and are parked after
+ * giveUpAfterMs; those for a finished message are late-final handled (a late final report updates
+ * an `unknown` outcome; anything else is a duplicate and only kept). The workflow ignores a report
+ * it already applied, so a report signalled twice (a lease that ran out mid-call) changes nothing.
  *
- * Each pass claims reports in one short statement (row locks skipped by other reconcilers, then a
- * lease), settles each outside any transaction, and records each outcome on its own, so one report
- * that cannot be settled delays nothing but itself.
+ * Each pass claims reports in one short statement (row locks skipped, then a lease; never a report
+ * while an earlier one of its key is held or backing off), settles them outside any transaction,
+ * one message's in order and many messages at once, and records the outcomes: those settled in one
+ * statement, the others one by one, so a report that cannot be settled delays only its message.
  */
 export class DeliveryReportReconciler {
   /** Names this reconciler's leases; only the lease holder records an outcome. */
@@ -80,6 +92,8 @@ export class DeliveryReportReconciler {
   private running: Promise<void> | undefined;
   private stopping = false;
   private abandoned = false;
+  /** Woken during a pass: run another once it ends, for what the wake-up announced. */
+  private woken = false;
   /** One per report being settled, so that stop() can cancel their Temporal calls. */
   private readonly inFlight = new Set<AbortController>();
 
@@ -91,14 +105,21 @@ export class DeliveryReportReconciler {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (this.stopping) return;
-      this.running ??= this.drain()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'delivery report reconciliation failed'))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.options.intervalMs);
+    this.timer = setInterval(() => this.wake(), this.options.intervalMs);
+  }
+
+  /** Something was written to the inbox: a pass now, or right after the current one. */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.running) {
+      this.woken = true;
+      return;
+    }
+    this.running = this.drain()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'delivery report forwarding failed'))
+      .finally(() => {
+        this.running = undefined;
+      });
   }
 
   /**
@@ -115,31 +136,73 @@ export class DeliveryReportReconciler {
     this.logger.warn({ reconciler: this.instance }, 'delivery report reconciler stopped mid-pass; the reports it held are retried when their lease runs out');
   }
 
-  /** Passes until a pass finds less than a full batch: a backlog after an outage drains at once. */
+  /** Passes until one finds less than a full batch and nothing woke it meanwhile: a backlog drains at once. */
   private async drain(): Promise<void> {
-    while (!this.stopping && (await this.runOnce()) >= BATCH);
+    let full: boolean;
+    do {
+      this.woken = false;
+      const [reports, inbound] = await Promise.all([this.runOnce(), this.options.inbound?.runOnce() ?? 0]);
+      full = reports >= BATCH || (this.options.inbound !== undefined && inbound >= this.options.inbound.batch);
+    } while (!this.stopping && (full || this.woken));
   }
 
-  /** One pass; returns how many stored reports it claimed. */
+  /** One pass over the delivery reports; returns how many it claimed. */
   async runOnce(): Promise<number> {
     const claimed = await this.claim();
     if (claimed.length === 0) return 0;
     const messages = await this.messagesOf(claimed);
-    await mapConcurrently(claimed, SETTLE_CONCURRENCY, (row) => this.settleAndRecord(row, messages));
+    const settled: bigint[] = [];
+    // After a report that is tried again, its message's later ones wait: never applied before it.
+    const deferred = await forEachInOrderPerKey(claimed, (row) => row.orderKey, SETTLE_CONCURRENCY, async (row) => {
+      const outcome = await this.settleAndRecord(row, messages);
+      if (outcome === 'settled') settled.push(row.id);
+      return outcome !== 'held';
+    });
+    if (this.abandoned) return claimed.length;
+    await this.recordBulk(settled, { processedAt: new Date() });
+    await this.recordBulk(
+      deferred.map((row) => row.id),
+      {},
+    );
     return claimed.length;
   }
 
-  private claim(): Promise<ClaimedReport[]> {
-    return this.db.$queryRaw<ClaimedReport[]>`
-      UPDATE "DeliveryReport"
-      SET "leasedUntil" = now() + make_interval(secs => ${this.options.leaseMs / 1000}), "leasedBy" = ${this.instance}
-      WHERE "id" IN (
-        SELECT "id" FROM "DeliveryReport"
-        WHERE "processedAt" IS NULL AND "parkedAt" IS NULL AND "nextAttemptAt" <= now()
-          AND ("leasedUntil" IS NULL OR "leasedUntil" <= now())
-        ORDER BY "nextAttemptAt" LIMIT ${BATCH}
-        FOR UPDATE SKIP LOCKED)
-      RETURNING "id", "providerId", "messageId", "payload", "receivedAt", "attempts", "lastError"`;
+  /**
+   * Oldest first, and not a report while an earlier one of its key is still to be settled but not
+   * claimable (held by another forwarder, or backing off): that one goes first, when it can.
+   */
+  private async claim(): Promise<ClaimedReport[]> {
+    const [, claimed] = await this.db.$transaction([
+      this.db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`,
+      this.db.$queryRaw<ClaimedReport[]>`
+        WITH pending AS (
+          SELECT "id", "orderKey", "nextAttemptAt" <= now() AND ("leasedUntil" IS NULL OR "leasedUntil" <= now()) AS ready
+          FROM "DeliveryReport"
+          WHERE "processedAt" IS NULL AND "parkedAt" IS NULL),
+        blocked AS (
+          SELECT "orderKey", min("id") AS "firstBlocked" FROM pending WHERE NOT ready GROUP BY "orderKey")
+        UPDATE "DeliveryReport"
+        SET "leasedUntil" = now() + make_interval(secs => ${this.options.leaseMs / 1000}), "leasedBy" = ${this.instance}
+        WHERE "id" IN (
+          SELECT "id" FROM "DeliveryReport"
+          WHERE "id" IN (
+            SELECT pending."id" FROM pending LEFT JOIN blocked USING ("orderKey")
+            WHERE pending.ready AND (blocked."firstBlocked" IS NULL OR pending."id" < blocked."firstBlocked")
+            ORDER BY pending."id" LIMIT ${BATCH})
+          FOR UPDATE SKIP LOCKED)
+        RETURNING "id", "providerId", "orderKey", "messageId", "payload", "receivedAt", "attempts", "lastError"`,
+    ]);
+    return claimed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Releases reports this forwarder still holds, with `data` (settled ones: processedAt). */
+  private async recordBulk(ids: readonly bigint[], data: { processedAt?: Date }): Promise<void> {
+    if (ids.length === 0) return;
+    try {
+      await this.db.deliveryReport.updateMany({ where: { id: { in: [...ids] }, leasedBy: this.instance }, data: { ...data, leasedUntil: null, leasedBy: null } });
+    } catch (error) {
+      this.logger.error({ err: error, reports: ids.length }, 'could not record delivery report outcomes; they are retried when their lease runs out');
+    }
   }
 
   /** The Message rows of a batch in one query: most reports name their message. */
@@ -150,7 +213,12 @@ export class DeliveryReportReconciler {
     return new Map(found.map((message) => [message.id, message]));
   }
 
-  private async settleAndRecord(row: ClaimedReport, messages: ReadonlyMap<string, KnownMessage>): Promise<void> {
+  /**
+   * Settles one report; records its outcome unless it was settled (recorded in bulk by the pass).
+   * Returns what became of it: 'settled', 'recorded' (parked for good: the next one may go), or
+   * 'held' (it will be tried again, and the reports after it wait).
+   */
+  private async settleAndRecord(row: ClaimedReport, messages: ReadonlyMap<string, KnownMessage>): Promise<'settled' | 'recorded' | 'held'> {
     let outcome: Outcome;
     const controller = new AbortController();
     this.inFlight.add(controller);
@@ -162,12 +230,15 @@ export class DeliveryReportReconciler {
       this.inFlight.delete(controller);
     }
     // Abandoned by stop(): not this report's fault, and the lease brings it back.
-    if (this.abandoned) return;
+    if (this.abandoned) return 'held';
+    if (outcome.kind === 'settled') return 'settled';
     try {
       await this.record(row, outcome);
     } catch (error) {
       this.logger.error({ err: error, reportId: String(row.id) }, 'could not record a delivery report outcome; it is retried when its lease runs out');
+      return 'held';
     }
+    return outcome.kind === 'park' || (outcome.kind === 'failed' && row.attempts + 1 >= this.options.maxAttempts) ? 'recorded' : 'held';
   }
 
   private async settle(row: ClaimedReport, messages: ReadonlyMap<string, KnownMessage>): Promise<Outcome> {
@@ -181,10 +252,7 @@ export class DeliveryReportReconciler {
       return { kind: 'park', reason: `stored report's messageId "${preview(row.messageId)}" is not one of our message ids` };
     }
     const message = row.messageId !== null ? (messages.get(row.messageId) ?? { id: row.messageId }) : await this.messageFor(row.providerId, report);
-    if (!message) {
-      if (Date.now() - row.receivedAt.getTime() > this.options.giveUpAfterMs) return { kind: 'park', reason: 'no message matches it' };
-      return { kind: 'unmatched' };
-    }
+    if (!message) return this.unmatched(row);
     // Final already: its workflow has ended or ignores reports, so a signal could change nothing.
     if ('status' in message && isFinalStatus(message.status)) {
       if (message.status === 'unknown') await this.applyLateReport(message.id, row.providerId, report);
@@ -194,9 +262,16 @@ export class DeliveryReportReconciler {
       await this.temporal.workflow.getHandle(message.id).signal(deliveryReportSignal, { providerId: row.providerId, report });
     } catch (error) {
       if (!(error instanceof WorkflowNotFoundError)) throw error;
+      // Neither a workflow nor a Message row: a message we do not know (yet).
+      if (!('status' in message)) return this.unmatched(row);
       await this.applyLateReport(message.id, row.providerId, report);
     }
     return SETTLED;
+  }
+
+  private unmatched(row: ClaimedReport): Outcome {
+    if (Date.now() - row.receivedAt.getTime() > this.options.giveUpAfterMs) return { kind: 'park', reason: 'no message matches it' };
+    return { kind: 'unmatched' };
   }
 
   private async messageFor(providerId: string, report: DeliveryReport): Promise<KnownMessage | undefined> {
@@ -208,14 +283,11 @@ export class DeliveryReportReconciler {
   }
 
   /** Writes one report's outcome, if this reconciler still holds its lease. */
-  private async record(row: ClaimedReport, outcome: Outcome): Promise<void> {
+  private async record(row: ClaimedReport, outcome: Exclude<Outcome, { kind: 'settled' }>): Promise<void> {
     const where = { id: row.id, leasedBy: this.instance };
     const released = { leasedUntil: null, leasedBy: null };
     const context = { reportId: String(row.id), providerId: row.providerId, attempts: row.attempts + 1 };
     switch (outcome.kind) {
-      case 'settled':
-        await this.db.deliveryReport.updateMany({ where, data: { ...released, processedAt: new Date() } });
-        return;
       case 'unmatched':
         await this.db.deliveryReport.updateMany({
           where,

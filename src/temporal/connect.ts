@@ -62,8 +62,8 @@ function deadlineAndTracking(timeoutMs: number, inFlight: Set<InterceptingCall>)
  * A Temporal client on a connection of its own. gRPC shares one HTTP/2 connection between every
  * channel to the same address with the same options (its global subchannel pool), so two
  * `Connection.connect` calls in one process are one TCP connection underneath, and one stalled call
- * stalls every other user of it. The API's submits, its DLR webhook and the workers' reconciler each
- * get one of these, so none can wait behind another.
+ * stalls every other user of it. The API's submits and the workers' forwarder each get one of these,
+ * so neither can wait behind the other.
  */
 export async function connectTemporalClient(options: TemporalClientOptions): Promise<TemporalClient> {
   const inFlight = new Set<InterceptingCall>();

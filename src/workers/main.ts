@@ -2,6 +2,8 @@ import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio
 import { createNotifyActivities } from '../activities';
 import { createInboundDeliveryActivities } from '../activities/inbound';
 import { settlesWithin } from '../concurrency';
+import { InboundStarter } from '../inbound/starter';
+import { InboxListener } from '../inbox/channel';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
 import { ConfigError, loadConfig, messagePolicyFrom, type Config } from '../config';
@@ -24,7 +26,7 @@ export interface RunningWorkers {
 
 /** How often the dispatch workers are matched against the provider table. */
 const PROVIDER_SYNC_MS = 1000;
-/** How often stored delivery reports are looked at. */
+/** How often the forwarder looks at the inbox when no notification woke it (a report's backoff ending, a lost notification). */
 const RECONCILE_EVERY_MS = 1000;
 /**
  * A report that could not be settled waits 5 s, then twice as long each time up to 10 min; after
@@ -53,7 +55,7 @@ export async function startWorkers(
   options: { workflowBundle?: WorkflowBundleOption } = {},
 ): Promise<RunningWorkers> {
   installTemporalRuntime();
-  // Its own connection: the reconciler's calls never queue behind, or in front of, anyone else's.
+  // Its own connection: the forwarder's calls never queue behind, or in front of, anyone else's.
   const temporalOptions = temporalClientOptionsFrom(config);
   const reconcilerTemporal = await connectTemporalClient(temporalOptions);
   await assertTemporalSetUp(reconcilerTemporal.connection, config.TEMPORAL_NAMESPACE).catch(async (error: unknown) => {
@@ -110,14 +112,25 @@ export async function startWorkers(
     ...WORKER_SHUTDOWN,
   });
 
-  const reconciler = new DeliveryReportReconciler(db, reconcilerTemporal.client, logger, {
+  const policy = messagePolicyFrom(config);
+  // Its own connections: forwarding a burst of reports never queues behind the workflows' status writes.
+  const forwarderDb = createDatabase(config.DATABASE_URL);
+  const inbound = new InboundStarter(forwarderDb, reconcilerTemporal.client, logger, {
+    webhookRetrySeconds: policy.callbackRetrySeconds,
+    leaseMs: RECONCILE_LEASE_MS,
+    retryDelayMs: RECONCILE_RETRY.retryDelayMs,
+  });
+  const reconciler = new DeliveryReportReconciler(forwarderDb, reconcilerTemporal.client, logger, {
     intervalMs: RECONCILE_EVERY_MS,
     giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
     ...RECONCILE_RETRY,
     leaseMs: RECONCILE_LEASE_MS,
     drainTimeoutMs: RECONCILE_DRAIN_MS,
-    policy: messagePolicyFrom(config),
+    policy,
+    inbound,
   });
+  const listener = new InboxListener(config.DATABASE_URL, () => reconciler.wake(), logger);
+  await listener.start();
   reconciler.start();
 
   const routerRun = router.run();
@@ -131,9 +144,9 @@ export async function startWorkers(
       clearInterval(timer);
       const workersStopMs = Math.max(WORKERS_STOP_MS, dispatch.drainMs + DISPATCH_DRAIN_EXTRA_MS);
       for (const worker of [router, callbacks]) if (worker.getState() === 'RUNNING') worker.shutdown();
-      const stopping = Promise.allSettled([reconciler.stop(), syncing.then(async () => dispatch.shutdown()), routerRun, callbacksRun]);
+      const stopping = Promise.allSettled([listener.close(), reconciler.stop(), syncing.then(async () => dispatch.shutdown()), routerRun, callbacksRun]);
       if (!(await settlesWithin(stopping, workersStopMs))) logger.warn('workers did not stop in time; leaving them behind');
-      const closing = Promise.allSettled([connection.close(), reconcilerTemporal.close(), campaignTemporal.close(), db.$disconnect(), dispatchDb.$disconnect()]);
+      const closing = Promise.allSettled([connection.close(), reconcilerTemporal.close(), campaignTemporal.close(), db.$disconnect(), dispatchDb.$disconnect(), forwarderDb.$disconnect()]);
       if (!(await settlesWithin(closing, CLOSE_MS))) logger.warn('connections did not close in time');
     },
   };

@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import pino from 'pino';
 import { request } from 'undici';
 import type { StatsReport } from '../../src/api/stats';
 import { DEMO_ACCOUNT_ID, DEMO_API_KEY, DEMO_NUMBER, DEMO_PROVIDERS } from '../../src/dev/seed';
 import type { InboundNotification } from '../../src/domain/inbound';
 import { NumbersService } from '../../src/inbound/numbers';
+import { InboundStarter } from '../../src/inbound/starter';
 import { SuppressionList } from '../../src/inbound/suppression';
 import { twilioInboundDialect } from '../../src/simulator/dialects/twilio';
 import { vonageInboundDialect } from '../../src/simulator/dialects/vonage';
@@ -242,6 +245,32 @@ describe('inbound SMS', () => {
     assert.equal(second.text, 'foods please');
   });
 
+  test('with Temporal unreachable a reply is acknowledged and stored, and reaches the webhook once Temporal is back', async () => {
+    const from = newSender();
+    // The stack's forwarder stopped, and one whose Temporal is unreachable in its place.
+    await stack.workers.reconciler.stop();
+    const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
+    const starter = new InboundStarter(stack.db, unreachable, pino({ level: 'silent' }), { webhookRetrySeconds: 60, leaseMs: 60_000, retryDelayMs: 100 });
+    try {
+      const sent = await stack.simulator.sendInbound('sim-generic', { from, to: OUR_NUMBER, text: 'anyone home?', url: inboundUrl('sim-generic') });
+      assert.deepEqual(
+        sent.map((call) => call.statusCode),
+        [204],
+      );
+      // A deadline of its own: the unreachable address would otherwise be retried for a long time.
+      assert.equal(await unreachable.connection.withDeadline(Date.now() + 3000, () => starter.runOnce()), 1);
+      const [row] = await inboundRows(from);
+      assert.equal(row?.workflowStartedAt, null, 'not started while Temporal is unreachable');
+      assert.equal(webhook.receivedFrom(from).length, 0);
+    } finally {
+      await unreachable.connection.close().catch(() => undefined);
+      await stack.restartWorkers();
+    }
+    const [notification] = await eventually(async () => (webhook.receivedFrom(from).length > 0 ? webhook.receivedFrom(from) : undefined), 30_000);
+    assert.equal(notification?.text, 'anyone home?');
+    assert.ok((await inboundRows(from))[0]?.workflowStartedAt);
+  });
+
   test("a reply reaches the account's webhook after it failed twice", async () => {
     const from = newSender();
     webhook.failuresPerMessage = 2;
@@ -322,6 +351,8 @@ describe('inbound SMS', () => {
     const [row] = await inboundRows(from);
     assert.ok(row);
     assert.equal(row.accountId, null);
+    // Acknowledged once stored: the forwarder starts its workflow afterwards.
+    await eventually(async () => ((await stack.db.inboundMessage.findUnique({ where: { id: row.id } }))?.workflowStartedAt ? true : undefined));
     const outcome = await stack.temporal.workflow.getHandle(row.id).result();
     assert.deepEqual(outcome, { accountId: null, keyword: null });
     assert.equal(webhook.receivedFrom(from).length, 0);

@@ -22,7 +22,7 @@ before(async () => {
   database = await createTestDatabase('start');
   // A report whose message id no workflow can have: whatever settling it waits on, Ctrl-C must not.
   await database.db.deliveryReport.create({
-    data: { providerId: 'sim-generic', messageId: 'x'.repeat(100_000), status: 'delivered', payload: {}, reason: 'unknown_message' },
+    data: { providerId: 'sim-generic', messageId: 'x'.repeat(100_000), status: 'delivered', payload: {}, orderKey: 'x' },
   });
 });
 

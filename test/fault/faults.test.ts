@@ -99,6 +99,17 @@ after(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
+/** A provider's inbound SMS callback in the generic format, proven by its secret. */
+async function postInbound(provider: string, sms: Record<string, string>): Promise<number> {
+  const response = await request(`${stack.apiUrl}/v1/inbound/${provider}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-dlr-secret': credentials.dlrSecret },
+    body: JSON.stringify({ ...sms, receivedAt: new Date().toISOString() }),
+  });
+  await response.body.dump();
+  return response.statusCode;
+}
+
 async function send(to: readonly string[]): Promise<string[]> {
   const ids: string[] = [];
   for (let start = 0; start < to.length; start += BATCH) {
@@ -245,25 +256,37 @@ describe('faults with the parts as separate processes', () => {
     assertNothingLost(result);
   });
 
-  test('Temporal unreachable during a burst of delivery reports: every report acknowledged and stored, every message delivered once Temporal is back', async () => {
+  test('Temporal unreachable during a burst of delivery reports and an inbound SMS: every one acknowledged and stored, every message delivered once Temporal is back', async () => {
     const ids = await send(numbers('4540', MESSAGES));
     const submittedWhere = { id: { in: ids }, status: 'submitted' as const };
     await eventually(async () => ((await stack.db.message.count({ where: submittedWhere })) === ids.length ? true : undefined), 180_000, 'every message submitted');
     const reportsBeforeStop = await callbacksSent('reports');
     await killTemporal();
+    const inboundStatus = await postInbound('reports', { id: 'while-temporal-down', from: '+447700900123', to: '+447700900999', text: 'anyone there?' });
     await eventually(async () => ((await callbacksSent('reports')) === ids.length ? true : undefined), REPORT_DELAY_MS + 180_000, 'every report sent');
     const stored = await stack.db.deliveryReport.count({ where: { messageId: { in: ids } } });
+    const waiting = await stack.db.deliveryReport.count({ where: { messageId: { in: ids }, processedAt: null } });
     const stillSubmitted = await stack.db.message.count({ where: submittedWhere });
+    const inbound = await stack.db.inboundMessage.findUniqueOrThrow({ where: { id: 'reports:while-temporal-down' } });
     const restartedAt = Date.now();
     temporal = await startTemporal();
     const recovered = await settle(ids, restartedAt);
     const result = await figures(stack, ids);
-    report('DLR burst while Temporal is down', result, recovered, `reports before the stop ${reportsBeforeStop}; stored while down ${stored}`);
+    report('DLR burst while Temporal is down', result, recovered, `reports before the stop ${reportsBeforeStop}; waiting in the inbox while down ${waiting}`);
     // The simulator sends each report once: a report refused while Temporal was down never comes
     // again, so every message delivered means every report was acknowledged and kept.
-    assert.equal(stored, ids.length - reportsBeforeStop, 'every report sent while Temporal was down is stored');
+    assert.equal(stored, ids.length, 'every report is in the inbox, one row each');
+    assert.ok(waiting >= ids.length - reportsBeforeStop, 'every report sent while Temporal was down waits in the inbox');
     assert.equal(stillSubmitted, ids.length - reportsBeforeStop, 'no stored report was applied while Temporal was down');
     assertNothingLost(result);
+    // The inbound SMS: acknowledged while Temporal was down, its workflow started once it was back.
+    assert.equal(inboundStatus, 204);
+    assert.equal(inbound.workflowStartedAt, null);
+    const outcome = await eventually(async () => {
+      const row = await stack.db.inboundMessage.findUniqueOrThrow({ where: { id: inbound.id } });
+      return row.workflowStartedAt ? stack.temporal.workflow.getHandle(inbound.id).result() : undefined;
+    }, 120_000, 'inbound workflow started');
+    assert.deepEqual(outcome, { accountId: null, keyword: null });
   });
 
   test(`PostgreSQL killed (kill -9) mid-run and started again: every message final, none twice, the API never answering 500`, async () => {

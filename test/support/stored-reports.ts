@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../../src/db/client';
 import { DEMO_ACCOUNT_ID } from '../../src/dev/seed';
 import type { Prisma } from '../../src/generated/prisma/client';
+import { deliveryReportOrderKey } from '../../src/inbox/delivery-reports';
 import type { DeliveryReport } from '../../src/providers/types';
 
 export interface StoredMessageRef {
@@ -33,7 +34,7 @@ export function deliveredReport(message: StoredMessageRef): DeliveryReport {
   return { messageId: message.id, providerMessageId: message.providerMessageId, status: 'delivered', providerStatus: 'delivered', occurredAt: new Date().toISOString() };
 }
 
-/** A DeliveryReport row as the webhook stores one it could not signal. */
+/** A DeliveryReport row as the webhook writes one to the inbox. */
 export function storedReportRow(providerId: string, report: DeliveryReport): Prisma.DeliveryReportCreateManyInput {
   return {
     providerId,
@@ -41,6 +42,6 @@ export function storedReportRow(providerId: string, report: DeliveryReport): Pri
     providerMessageId: report.providerMessageId,
     status: report.status,
     payload: { ...report },
-    reason: 'temporal_unreachable',
+    orderKey: deliveryReportOrderKey(providerId, report.messageId, report.providerMessageId),
   };
 }

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { ApiMetrics } from '../../src/api/metrics';
 import { buildApi } from '../../src/api/server';
+import { DeliveryReportInbox } from '../../src/inbox/delivery-reports';
 import { createDatabase } from '../../src/db/client';
 import { createLogger } from '../../src/logger';
 import { RoutingCatalog } from '../../src/routing/catalog';
@@ -26,14 +27,13 @@ before(async () => {
   app = await buildApi({
     db,
     temporal,
-    deliveryReportsTemporal: temporal,
+    deliveryReportInbox: new DeliveryReportInbox(db, { maxRows: 10, lingerMs: 1 }),
     catalog: new RoutingCatalog(db),
     logger: createLogger('silent', 'test'),
     publicBaseUrl: 'http://127.0.0.1:3000',
     maxSegments: 10,
     maxBatchRecipients: 1000,
     policy: { ...DEFAULT_MESSAGE_POLICY, callbackRetrySeconds: 60 },
-    dlrSignalBudgetMs: 200,
     metrics: new ApiMetrics(),
     allowPrivateCallbacks: false,
     campaignChunkSize: 500,

@@ -1,0 +1,186 @@
+// Delivery report acknowledgement with the API in its own process (test/support/process-stack.ts):
+// 1,000 reports posted at once (200 concurrent), then 1,000 reports/s for 30 s, each report for a
+// submitted message. Prints the ack latency (median, p99), how long from a message's final report
+// being acknowledged to its final status in PostgreSQL, and every report applied once.
+//
+//   npm run bench -- dlr-ack            (DLR_BURST, DLR_RATE, DLR_SECONDS tune it)
+
+import { Pool } from 'undici';
+import { DEMO_API_KEY } from '../src/dev/seed';
+import { findTemporalCli } from '../src/dev/temporal-cli';
+import { startTemporalDevServer } from '../src/dev/temporal-server';
+import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
+import { freePort } from '../test/support/stack';
+import { ascending, percentile, positiveIntegerFromEnv, ratio, round } from './load';
+import type { BenchResult } from './types';
+
+const BURST = positiveIntegerFromEnv('DLR_BURST', 1000);
+const BURST_CONCURRENCY = 200;
+const RATE = positiveIntegerFromEnv('DLR_RATE', 1000);
+const SECONDS = positiveIntegerFromEnv('DLR_SECONDS', 30);
+/** Messages the sustained run reports on: each gets RATE × SECONDS / this many reports, its final one last. */
+const SUSTAINED_MESSAGES = 1000;
+const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
+/**
+ * Before this change (signal within a 200 ms budget, store when slower), issue 11's figures on this
+ * machine for the same 1,000-report burst: median 493–587 ms, p99 1,403–2,414 ms. The better run of
+ * each is the baseline of the ratios.
+ */
+const BEFORE = { medianMs: 493, p99Ms: 1403 } as const;
+
+interface Target {
+  readonly id: string;
+  readonly providerMessageId: string;
+}
+
+export async function benchDlrAck(): Promise<BenchResult> {
+  const temporal = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
+  let stack: ProcessStack | undefined;
+  try {
+    stack = await startProcessStack({
+      temporalAddress: temporal.address,
+      providers: [{ id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '*' }], tps: 500, window: 200, dlrTimeoutSeconds: 3600, behaviour: { dlrDelayMs: 3_600_000 } }],
+    });
+    const burstTargets = await submitted(stack, BURST, '4550');
+    const sustainedTargets = await submitted(stack, SUSTAINED_MESSAGES, '4551');
+    const pool = new Pool(stack.apiUrl, { connections: BURST_CONCURRENCY });
+    try {
+      const burst = await postAll(pool, burstTargets.map((target) => ({ target, status: 'delivered' as const })), BURST_CONCURRENCY);
+      const burstFinal = await finalAfterAck(stack, burst.finalAckAt);
+      const sustained = await postAtRate(pool, sustainedTargets);
+      const sustainedFinal = await finalAfterAck(stack, sustained.finalAckAt);
+      const applied = await appliedOnce(stack, [...burstTargets, ...sustainedTargets]);
+      const burstLatency = ascending(burst.latencies);
+      const sustainedLatency = ascending(sustained.latencies);
+      return {
+        name: 'delivery report acknowledgement (API in its own process; inbox + forwarder)',
+        figures: {
+          'burst: reports (concurrent)': `${burst.latencies.length} (${BURST_CONCURRENCY})`,
+          'burst: ack median (ms)': round(percentile(burstLatency, 0.5)),
+          'burst: ack p99 (ms)': round(percentile(burstLatency, 0.99)),
+          'burst: ack median, before / after': ratio(BEFORE.medianMs / percentile(burstLatency, 0.5)),
+          'burst: ack p99, before / after': ratio(BEFORE.p99Ms / percentile(burstLatency, 0.99)),
+          'burst: ack → final status median (ms)': round(percentile(burstFinal, 0.5)),
+          'burst: ack → final status p99 (ms)': round(percentile(burstFinal, 0.99)),
+          'sustained: reports (target rate × s)': `${sustained.latencies.length} (${RATE}/s × ${SECONDS})`,
+          'sustained: achieved rate (reports/s)': round(sustained.latencies.length / sustained.seconds),
+          'sustained: ack median (ms)': round(percentile(sustainedLatency, 0.5)),
+          'sustained: ack p99 (ms)': round(percentile(sustainedLatency, 0.99)),
+          'sustained: final report ack → final status median (ms)': round(percentile(sustainedFinal, 0.5)),
+          'sustained: final report ack → final status p99 (ms)': round(percentile(sustainedFinal, 0.99)),
+          'non-2xx answers': burst.failures + sustained.failures,
+          'messages delivered / expected': `${applied.delivered} / ${burstTargets.length + sustainedTargets.length}`,
+          'reports in the inbox, not yet settled': applied.pending,
+          'messages with a final status applied twice': applied.twice,
+        },
+      };
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await stack?.close();
+    await temporal.stop();
+  }
+}
+
+/** `count` messages sent through the API, once each is submitted and waits for its report. */
+async function submitted(stack: ProcessStack, count: number, prefix: string): Promise<Target[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 100) {
+    const recipients = Array.from({ length: Math.min(100, count - start) }, (_, index) => ({ to: `+${prefix}${String(100_000 + start + index)}` }));
+    const response = await fetch(`${stack.apiUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ recipients, from: 'Acme', body: 'dlr bench' }),
+    });
+    const answer = (await response.json()) as { messages: { id: string }[] };
+    ids.push(...answer.messages.map((message) => message.id));
+  }
+  for (;;) {
+    const rows = await stack.db.message.findMany({ where: { id: { in: ids }, status: 'submitted' }, select: { id: true, providerMessageId: true } });
+    if (rows.length === ids.length) return rows.map((row) => ({ id: row.id, providerMessageId: row.providerMessageId ?? '' }));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+interface Posted {
+  readonly latencies: number[];
+  /** When each message's final report was acknowledged (epoch ms). */
+  readonly finalAckAt: Map<string, number>;
+  readonly failures: number;
+  readonly seconds: number;
+}
+
+interface ReportToPost {
+  readonly target: Target;
+  readonly status: 'enroute' | 'delivered';
+}
+
+async function post(pool: Pool, report: ReportToPost, posted: { latencies: number[]; finalAckAt: Map<string, number>; failures: number }): Promise<void> {
+  const started = performance.now();
+  const response = await pool.request({
+    method: 'POST',
+    path: '/v1/dlr/reports',
+    headers: { 'content-type': 'application/json', 'x-dlr-secret': credentials.dlrSecret },
+    body: JSON.stringify({ id: report.target.providerMessageId, reference: report.target.id, status: report.status }),
+  });
+  await response.body.dump();
+  posted.latencies.push(performance.now() - started);
+  if (response.statusCode !== 200) posted.failures += 1;
+  else if (report.status === 'delivered') posted.finalAckAt.set(report.target.id, Date.now());
+}
+
+async function postAll(pool: Pool, reports: readonly ReportToPost[], concurrency: number): Promise<Posted> {
+  const posted = { latencies: [] as number[], finalAckAt: new Map<string, number>(), failures: 0 };
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let index = next++; index < reports.length; index = next++) await post(pool, reports[index] as ReportToPost, posted);
+    }),
+  );
+  return { ...posted, seconds: (performance.now() - started) / 1000 };
+}
+
+/** RATE reports a second for SECONDS, paced by the clock, each message's final report in the last second. */
+async function postAtRate(pool: Pool, targets: readonly Target[]): Promise<Posted> {
+  const total = RATE * SECONDS;
+  const perMessage = Math.max(1, Math.floor(total / targets.length));
+  const reports: ReportToPost[] = [];
+  for (let round = 0; round < perMessage; round += 1) {
+    for (const target of targets) reports.push({ target, status: round === perMessage - 1 ? 'delivered' : 'enroute' });
+  }
+  const posted = { latencies: [] as number[], finalAckAt: new Map<string, number>(), failures: 0 };
+  const inFlight = new Set<Promise<void>>();
+  const started = performance.now();
+  for (const [index, report] of reports.entries()) {
+    const due = started + (index * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const sending = post(pool, report, posted).finally(() => inFlight.delete(sending));
+    inFlight.add(sending);
+  }
+  await Promise.all(inFlight);
+  return { ...posted, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Per message, from its final report's ack to its final status in PostgreSQL (completedAt), once all are final. */
+async function finalAfterAck(stack: ProcessStack, finalAckAt: ReadonlyMap<string, number>): Promise<number[]> {
+  const ids = [...finalAckAt.keys()];
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const rows = await stack.db.message.findMany({ where: { id: { in: ids }, status: 'delivered' }, select: { id: true, completedAt: true } });
+    if (rows.length === ids.length || Date.now() > deadline) {
+      return ascending(rows.map((row) => (row.completedAt?.getTime() ?? Number.NaN) - (finalAckAt.get(row.id) ?? Number.NaN)));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function appliedOnce(stack: ProcessStack, targets: readonly Target[]): Promise<{ delivered: number; pending: number; twice: number }> {
+  const ids = targets.map((target) => target.id);
+  const delivered = await stack.db.message.count({ where: { id: { in: ids }, status: 'delivered' } });
+  const pending = await stack.db.deliveryReport.count({ where: { processedAt: null, parkedAt: null } });
+  const finals = await stack.db.messageEvent.groupBy({ by: ['messageId'], where: { messageId: { in: ids }, status: 'delivered' }, _count: { _all: true } });
+  return { delivered, pending, twice: finals.filter((group) => group._count._all > 1).length };
+}
