@@ -5,7 +5,7 @@ import { request as undiciRequest } from 'undici';
 import { countSegments } from '../domain/encoding';
 import type { Credentials, HttpResponse } from '../providers/types';
 import { dialectFor, inboundDialectFor } from './dialects';
-import type { SimulatedFailure, SimulatedInbound, SimulatedInboundPart, SimulatedOutcome, SimulatedSubmit, SimulatorRequest } from './dialects/types';
+import type { OutgoingCallback, SimulatedFailure, SimulatedInbound, SimulatedInboundPart, SimulatedOutcome, SimulatedSubmit, SimulatorRequest } from './dialects/types';
 
 /** How one simulated provider behaves; every field can be changed while the simulator runs. */
 export interface SimulatedProviderBehaviour {
@@ -28,6 +28,11 @@ export interface SimulatedProviderBehaviour {
   /** Accept the next N submits, then drop the connection before answering. */
   dropNextAfterAccept: number;
   retryAfterSeconds: number;
+  /**
+   * How long a DLR the router did not take (no answer, 5xx, 429) is sent again, as real providers
+   * do (GatewayAPI for 24 h): backing off from 250 ms to 5 s. 0 sends each report once.
+   */
+  callbackRetryForMs: number;
 }
 
 export interface SimulatedProviderOptions {
@@ -64,9 +69,13 @@ export interface SentCallback {
   readonly provider: string;
   readonly providerMessageId: string;
   readonly outcome: SimulatedOutcome | 'enroute';
+  /** The last try's answer; undefined when the router could not be reached. */
   readonly statusCode: number | undefined;
+  /** When the first try left. */
   readonly sentAt: number;
+  /** Of the last try. */
   readonly latencyMs: number;
+  readonly tries: number;
 }
 
 const DEFAULT_BEHAVIOUR: SimulatedProviderBehaviour = {
@@ -80,7 +89,16 @@ const DEFAULT_BEHAVIOUR: SimulatedProviderBehaviour = {
   failNext: undefined,
   dropNextAfterAccept: 0,
   retryAfterSeconds: 1,
+  callbackRetryForMs: 120_000,
 };
+
+const CALLBACK_RETRY_FIRST_MS = 250;
+const CALLBACK_RETRY_MAX_MS = 5_000;
+
+/** What a provider retries: the router was unreachable, failed, or asked it to slow down. */
+function callbackWorthRetrying(statusCode: number | undefined): boolean {
+  return statusCode === undefined || statusCode >= 500 || statusCode === 429;
+}
 
 interface SimulatedProvider {
   readonly options: SimulatedProviderOptions;
@@ -287,29 +305,30 @@ export class ProviderSimulator {
         for (let copy = 0; copy < copies; copy += 1) {
           const callback = dialect.deliveryReport(submit, providerMessageId, outcome, callbackUrl, provider.options.credentials);
           const sentAt = Date.now();
-          const started = performance.now();
-          let statusCode: number | undefined;
-          try {
-            const response = await undiciRequest(callback.url, {
-              method: callback.method,
-              headers: callback.headers,
-              body: callback.body,
-            });
-            statusCode = response.statusCode;
-            await response.body.dump();
-          } catch {
-            statusCode = undefined;
-          }
+          const { statusCode, latencyMs, tries } = await this.callBackUntilTaken(callback, sentAt + provider.behaviour.callbackRetryForMs);
           this.callbacks.push({
             provider: provider.options.name,
             providerMessageId,
             outcome,
             statusCode,
             sentAt,
-            latencyMs: performance.now() - started,
+            latencyMs,
+            tries,
           });
         }
       }
+    }
+  }
+
+  /** Sends one DLR until the router takes it or retryUntil passes, as a provider would. */
+  private async callBackUntilTaken(callback: OutgoingCallback, retryUntil: number): Promise<{ statusCode: number | undefined; latencyMs: number; tries: number }> {
+    for (let tries = 1, delayMs = CALLBACK_RETRY_FIRST_MS; ; tries += 1, delayMs = Math.min(delayMs * 2, CALLBACK_RETRY_MAX_MS)) {
+      const started = performance.now();
+      const statusCode = await callBack(callback);
+      const latencyMs = performance.now() - started;
+      // A closed simulator is a provider gone: it stops retrying.
+      if (!callbackWorthRetrying(statusCode) || this.server === undefined || Date.now() + delayMs > retryUntil) return { statusCode, latencyMs, tries };
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
 
@@ -440,6 +459,17 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+
+/** One try of a DLR callback: the router's status code, or undefined when it could not be reached. */
+async function callBack(callback: OutgoingCallback): Promise<number | undefined> {
+  try {
+    const response = await undiciRequest(callback.url, { method: callback.method, headers: callback.headers, body: callback.body });
+    await response.body.dump();
+    return response.statusCode;
+  } catch {
+    return undefined;
+  }
 }
 
 function send(res: ServerResponse, statusCode: number, headers: OutgoingHttpHeaders, body: string): void {
