@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { DeliveryReportInbox } from '../inbox/delivery-reports';
 import { adapterFor } from '../providers';
 import { DeliveryReportAuthError, DeliveryReportFormatError } from '../providers/errors';
@@ -15,9 +15,6 @@ export interface DeliveryReportsPluginOptions {
   readonly publicBaseUrl: string;
   readonly metrics: ApiMetrics;
 }
-
-/** What a 503 asks the provider to wait before it sends the report again. */
-const INBOX_RETRY_AFTER_SECONDS = 2;
 
 // The body is each provider's own format, authenticated and parsed by its adapter; only the
 // answer is ours.
@@ -39,7 +36,7 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
 
   keepRawBody(app);
 
-  const handler = async (request: FastifyRequest<{ Params: { provider: string } }>, reply: FastifyReply) => {
+  const handler = async (request: FastifyRequest<{ Params: { provider: string } }>) => {
     const { provider, credentials, callback } = await authenticatedCallback(request, catalog, publicBaseUrl);
     const providerId = provider.id;
     const adapter = adapterFor(provider.adapter);
@@ -60,7 +57,7 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
     } catch (error) {
       metrics.deliveryReports.inc({ provider: providerId, outcome: 'unavailable' }, reports.length);
       request.log.error({ err: error, provider: providerId }, 'could not write delivery reports to the inbox');
-      reply.header('retry-after', String(INBOX_RETRY_AFTER_SECONDS));
+      // Any 503 carries Retry-After (the API's error handler): the provider sends the reports again.
       throw new ApiError(503, 'temporarily_unavailable', 'delivery report not stored; please retry');
     }
     metrics.deliveryReports.inc({ provider: providerId, outcome: 'stored' }, reports.length);
