@@ -1,5 +1,6 @@
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { errors as undiciErrors, Pool } from 'undici';
+import { settlesWithin } from '../concurrency';
 import type { Database } from '../db/client';
 import { SUBMIT_ACTIVITY_SLACK_MS, SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../domain/dispatch';
 import type { StatusChange } from '../domain/message';
@@ -75,6 +76,8 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
      * workflow decides whether to retry (transient), fail over (permanent) or hold back (ambiguous).
      */
     async submitToProvider(input: SubmitInput): Promise<SubmitResult> {
+      // An activity still running at its start-to-close is read as ambiguous, even after the provider accepted.
+      const deadline = Date.now() + activityInfo().startToCloseTimeoutMs - SUBMITTED_WRITE_MARGIN_MS;
       const provider = await deps.catalog.provider(input.providerId);
       if (!provider) {
         throw ApplicationFailure.create({
@@ -114,7 +117,7 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
       }
       switch (outcome.kind) {
         case 'accepted': {
-          const submitted = await recordSubmitted(deps.db, input, outcome.providerMessageIds);
+          const submitted = await recordSubmitted(deps.db, input, outcome.providerMessageIds, deadline);
           return submitted ? { providerMessageIds: outcome.providerMessageIds, submitted } : { providerMessageIds: outcome.providerMessageIds };
         }
         case 'transient':
@@ -143,7 +146,7 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
  * a failed write must not fail the submit (the workflow would read it as not sent), so it only
  * leaves the write to the workflow. The write is idempotent; one that committed unseen is harmless.
  */
-async function recordSubmitted(db: Database, input: SubmitInput, providerMessageIds: readonly string[]): Promise<StatusChange | undefined> {
+async function recordSubmitted(db: Database, input: SubmitInput, providerMessageIds: readonly string[], deadline: number): Promise<StatusChange | undefined> {
   if (!input.submitted) return undefined;
   const change: StatusChange = {
     messageId: input.sms.messageId,
@@ -154,14 +157,23 @@ async function recordSubmitted(db: Database, input: SubmitInput, providerMessage
     providerId: input.providerId,
     providerMessageId: providerMessageIds[0],
   };
-  try {
-    await writeStatusChanges(db, [change]);
-    return change;
-  } catch (error) {
-    log.warn('submitted status not written; the workflow writes it', { messageId: change.messageId, error: error instanceof Error ? error.message : String(error) });
+  const write = writeStatusChanges(db, [change]).then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error.message : String(error)),
+  );
+  // A database that hangs must not hold the activity past its deadline: the workflow writes it instead.
+  if (!(await settlesWithin(write, deadline - Date.now()))) {
+    log.warn('submitted status not written in time; the workflow writes it', { messageId: change.messageId });
     return undefined;
   }
+  const failure = await write;
+  if (failure === undefined) return change;
+  log.warn('submitted status not written; the workflow writes it', { messageId: change.messageId, error: failure });
+  return undefined;
 }
+
+/** Time kept back from the activity's start-to-close when the submitted status is written. */
+const SUBMITTED_WRITE_MARGIN_MS = 1_000;
 
 /**
  * Claims the attempt before its request can leave, so that an attempt that times out without the

@@ -122,3 +122,38 @@ test('a submit without a position leaves the submitted change to the workflow', 
   const message = await database.db.message.findUniqueOrThrow({ where: { id: input.sms.messageId } });
   assert.equal(message.status, 'accepted');
 });
+
+test('a submitted write that hangs is left to the workflow before the activity reaches its deadline', async () => {
+  const input = { ...(await submitFor()), submitted: { sequence: 2 } };
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let holding: Promise<unknown> = Promise.resolve();
+  // The provider accepts only once another transaction holds the Message row, so the write waits on its lock.
+  answer = (_request, response) => {
+    let locked: () => void = () => undefined;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    holding = database.db.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM "Message" WHERE "id" = ${input.sms.messageId} FOR UPDATE`;
+        locked();
+        await released;
+      },
+      { timeout: 30_000 },
+    );
+    void isLocked.then(() => response.end('{"id":"pm-5"}'));
+  };
+  // Released well after the activity's deadline: a write still waiting for it would come back with `submitted`.
+  const releaseLater = setTimeout(release, 6_000);
+  try {
+    const result = (await new MockActivityEnvironment({ startToCloseTimeoutMs: 3_000 }).run(activities.submitToProvider, input)) as SubmitResult;
+    assert.deepEqual(result, { providerMessageIds: ['pm-5'] });
+  } finally {
+    clearTimeout(releaseLater);
+    release();
+    await holding;
+  }
+});
