@@ -46,7 +46,6 @@ export class SuppressionList {
     this.cache.delete(pairKey(accountId, number));
   }
 
-  /** True when the pair was on the list. */
   /**
    * A provider refused a message because its recipient opted out: the message's account stops
    * sending to that number on every provider.
@@ -58,6 +57,7 @@ export class SuppressionList {
       ON CONFLICT ("accountId", "number") DO NOTHING`;
   }
 
+  /** True when the pair was on the list. */
   async remove(accountId: string, number: string): Promise<boolean> {
     const removed = await this.db.suppression.deleteMany({ where: { accountId, number } });
     this.cache.delete(pairKey(accountId, number));
