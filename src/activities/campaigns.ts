@@ -73,7 +73,7 @@ export function createCampaignActivities(dependencies: CampaignActivityDependenc
           return { position, messageId, state: 'rejected', errorReason: error.message };
         }
         try {
-          await startMessageWorkflow(dependencies.temporal, message);
+          await startMessageWorkflow(dependencies.temporal, message, dependencies.catalog.routeAtAcceptance);
         } catch (error) {
           if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
         }

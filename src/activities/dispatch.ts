@@ -5,7 +5,7 @@ import type { Database } from '../db/client';
 import { SUBMIT_ACTIVITY_SLACK_MS, SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../domain/dispatch';
 import type { StatusChange } from '../domain/message';
 import { OPTED_OUT_ERROR_CODE } from '../domain/opt-out';
-import { SuppressionList } from '../inbound/suppression';
+import type { SuppressionList } from '../inbound/suppression';
 import { adapterFor } from '../providers';
 import { readCredentials } from '../providers/credentials';
 import { AmbiguousSubmitError } from '../providers/errors';
@@ -22,6 +22,8 @@ export interface DispatchDependencies {
   /** Base of our public URL; providers are told to call `<base>/v1/dlr/<provider id>?token=…`. */
   readonly publicBaseUrl: string;
   readonly submitTimeoutMs: number;
+  /** The list a message whose route came with it is checked against (SubmitInput.unrecorded). */
+  readonly suppressions: SuppressionList;
 }
 
 /** Errors raised before a single byte of the request can have reached the provider. */
@@ -94,7 +96,8 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
         credentials,
       );
       const base = new URL(provider.baseUrl);
-      await markAboutToSend(deps.db, input);
+      const claimed = input.unrecorded?.length ? await recordBeforeSend(deps, input, input.unrecorded) : false;
+      if (!claimed) await markAboutToSend(deps.db, input);
       // Taken right before the request, with no await between: a pool replaced meanwhile is closed.
       const pool = pools.poolFor(base.origin, provider.window, provider.pipelining);
 
@@ -128,7 +131,7 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
             details: [outcome.code, outcome.retryAfterMs],
           });
         case 'permanent':
-          if (outcome.recipientOptedOut) await new SuppressionList(deps.db).addRecipientOf(input.sms.messageId, outcome.code);
+          if (outcome.recipientOptedOut) await deps.suppressions.addRecipientOf(input.sms.messageId, outcome.code);
           throw ApplicationFailure.create({
             type: SUBMIT_FAILURE.permanent,
             message: outcome.recipientOptedOut ? `${outcome.reason} (${outcome.code})` : outcome.reason,
@@ -170,6 +173,41 @@ async function recordSubmitted(db: Database, input: SubmitInput, providerMessage
   if (failure === undefined) return change;
   log.warn('submitted status not written; the workflow writes it', { messageId: change.messageId, error: failure });
   return undefined;
+}
+
+/**
+ * Writes the changes the workflow left to this submit (SubmitInput.unrecorded), creating the Message
+ * row with the attempt marked, and checks the suppression list no routing step has checked. Nothing
+ * has left yet: a failure here is "not sent", and a row owned by another run is the workflow's
+ * duplicate failure. True when the write marked the attempt.
+ */
+async function recordBeforeSend(deps: DispatchDependencies, input: SubmitInput, changes: readonly StatusChange[]): Promise<boolean> {
+  const message = changes.find((change) => change.message)?.message;
+  try {
+    // One round trip, as the mark alone costs: the time between the rate-limited start and the
+    // request stays short and even, so the provider sees the pace the queue keeps. A suppressed
+    // recipient's rows are the ones the workflow writes with its refusal anyway.
+    const [suppressed, written] = await Promise.all([
+      message ? deps.suppressions.isSuppressed(message.accountId, message.to) : false,
+      writeStatusChanges(deps.db, changes, input.attempt),
+    ]);
+    if (suppressed) {
+      throw ApplicationFailure.create({
+        type: SUBMIT_FAILURE.permanent,
+        message: 'the recipient opted out of messages from this account',
+        nonRetryable: true,
+        details: [OPTED_OUT_ERROR_CODE],
+      });
+    }
+    return written.claimed;
+  } catch (error) {
+    if (error instanceof ApplicationFailure) throw error;
+    throw ApplicationFailure.create({
+      type: SUBMIT_FAILURE.transient,
+      message: `message could not be recorded, not sent: ${error instanceof Error ? error.message : String(error)}`,
+      details: ['message_not_recorded'],
+    });
+  }
 }
 
 /** Time kept back from the activity's start-to-close when the submitted status is written. */

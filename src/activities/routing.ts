@@ -4,7 +4,7 @@ import type { RouteCandidate, StatusChange } from '../domain/message';
 import { confirmsOwnOptOut } from '../inbound/keyword-replies';
 import type { RoutingCatalog } from '../routing/catalog';
 import { SuppressionList } from '../inbound/suppression';
-import { resolveCandidates, type RouteQuery } from '../routing/resolve';
+import type { RouteQuery } from '../routing/resolve';
 import { writeStatusChanges } from './status';
 
 export interface RouteMessageInput {
@@ -43,7 +43,7 @@ export function createRoutingActivities(db: Database, catalog: RoutingCatalog, s
         await writeStatusChanges(db, input.before);
         return { suppressed: true };
       }
-      const [candidate] = resolveCandidates(await catalog.current(), keywordReply ? { ...query, pinnedProvider: keywordReply.providerId } : query);
+      const candidate = await catalog.firstCandidate(keywordReply ? { ...query, pinnedProvider: keywordReply.providerId } : query);
       const routed: StatusChange[] = candidate ? [{ ...input.routed, status: 'routed', providerId: candidate.providerId }] : [];
       await writeStatusChanges(db, [...input.before, ...routed]);
       return candidate;

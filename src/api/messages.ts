@@ -16,6 +16,7 @@ import type { SubmitQuota } from '../accounts/quota';
 import { checkCallbackUrl } from '../callbacks/address-policy';
 import type { Database } from '../db/client';
 import type { MessagePolicy } from '../domain/message';
+import type { RoutingCatalog } from '../routing/catalog';
 import { MESSAGE_STATUSES } from '../domain/status';
 import type { ApiKeyAuthenticator } from './auth';
 import { ApiError, errorResponses } from './errors';
@@ -31,6 +32,8 @@ export interface MessagesPluginOptions {
   readonly metrics: ApiMetrics;
   readonly quota: SubmitQuota;
   readonly allowPrivateCallbacks: boolean;
+  /** Messages take their first route when accepted: their workflows submit without a routing step. */
+  readonly catalog: RoutingCatalog;
 }
 
 interface SubmitBody extends Omit<MessageContent, 'sendAt'> {
@@ -174,6 +177,7 @@ export const messagesPlugin: FastifyPluginAsync<MessagesPluginOptions> = async (
       limits: { maxSegments: options.maxSegments, maxBatchRecipients: options.maxBatchRecipients },
       policy: options.policy,
       knownMessages,
+      routeAtAcceptance: options.catalog.routeAtAcceptance,
     });
 
   app.post<{ Body: SubmitBody }>('/v1/messages', { schema: submitSchema }, async (request, reply) => {

@@ -76,6 +76,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     metrics,
     quota,
     allowPrivateCallbacks: options.allowPrivateCallbacks,
+    catalog: options.catalog,
   });
   await app.register(campaignsPlugin, {
     db: options.db,

@@ -10,7 +10,7 @@ import {
 } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type DataConverter } from '@temporalio/common';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
-import type { CancelResult, MessageOutcome, MessagePolicy } from '../domain/message';
+import type { CancelResult, MessageOutcome, MessagePolicy, RouteChooser } from '../domain/message';
 import { acceptedSearchAttributes, SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { isFinalStatus, type MessageStatus } from '../domain/status';
 import { cancelUpdate, messageWorkflow, statusQuery } from '../workflows';
@@ -85,6 +85,12 @@ export interface SendSettings {
    * workflow after the namespace's retention period, a database does not.
    */
   readonly knownMessages?: KnownMessageLookup;
+  /**
+   * Picks a message's first route when it is accepted, for a starter that holds the route table
+   * (the REST API): its workflow then submits without a routing step, one history event and local
+   * activity fewer (MessageRequest.route). Without it, or when it finds none, the workflow routes.
+   */
+  readonly routeAtAcceptance?: RouteChooser;
 }
 
 /** `new SmsRouterClient(...)` around an existing Temporal client. */
@@ -148,6 +154,7 @@ export class SmsRouterClient {
   private readonly limits: SendLimits;
   private readonly policy: MessagePolicy;
   private readonly knownMessages: KnownMessageLookup | undefined;
+  private readonly routeAtAcceptance: RouteChooser | undefined;
   private readonly ownedConnection: Connection | undefined;
 
   /**
@@ -161,6 +168,7 @@ export class SmsRouterClient {
     this.limits = { ...DEFAULT_SEND_LIMITS, ...options.limits };
     this.policy = { ...DEFAULT_MESSAGE_POLICY, ...options.policy };
     this.knownMessages = options.knownMessages;
+    this.routeAtAcceptance = options.routeAtAcceptance;
     this.ownedConnection = ownedConnection;
   }
 
@@ -343,7 +351,7 @@ export class SmsRouterClient {
   private async start(message: PreparedMessage): Promise<StartOutcome> {
     const { request } = message;
     try {
-      await startMessageWorkflow(this.temporal, message);
+      await startMessageWorkflow(this.temporal, message, this.routeAtAcceptance);
       return { accepted: { id: request.messageId, to: request.to, status: initialStatus(message) } };
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
@@ -356,10 +364,12 @@ export class SmsRouterClient {
 
 /**
  * Starts a prepared message's workflow; throws WorkflowExecutionAlreadyStartedError when its id
- * ran before. Shared with the campaign activity, which starts the messages of a campaign.
+ * ran before. Shared with the campaign activity, which starts the messages of a campaign. With
+ * `routeAtAcceptance`, a message sent now carries its first route (MessageRequest.route).
  */
-export async function startMessageWorkflow(temporal: Client, message: PreparedMessage): Promise<void> {
-  const { request } = message;
+export async function startMessageWorkflow(temporal: Client, message: PreparedMessage, routeAtAcceptance?: RouteChooser): Promise<void> {
+  const route = routeAtAcceptance && initialStatus(message) === 'accepted' ? await routeAtAcceptance(message.request) : undefined;
+  const request = route ? { ...message.request, route } : message.request;
   await temporal.workflow.start(messageWorkflow, {
     taskQueue: ROUTER_TASK_QUEUE,
     workflowId: request.messageId,

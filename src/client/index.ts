@@ -37,7 +37,7 @@ export {
   type RejectedRecipient,
   type SendLimits,
 } from './request';
-export type { CancelResult, MessagePolicy } from '../domain/message';
+export type { CancelResult, MessagePolicy, RouteCandidate, RouteChooser } from '../domain/message';
 export type { MessageStatus } from '../domain/status';
 /** Payload encryption, to match workers that run with PAYLOAD_ENCRYPTION_KEY. */
 export { payloadDataConverter } from '../codec';

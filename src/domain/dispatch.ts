@@ -44,6 +44,12 @@ export interface SubmitInput {
    * event and a workflow task's worth of waiting) per message.
    */
   readonly submitted?: Pick<StatusChange, 'sequence' | 'country'>;
+  /**
+   * The message's changes no write has recorded yet (accepted and routed, when its route came with
+   * it: MessageRequest.route). Before the request can leave, the activity writes them, creating the
+   * Message row, and refuses, unsent, a recipient on the account's suppression list.
+   */
+  readonly unrecorded?: readonly StatusChange[];
 }
 
 /** Marks an attempt on a message (see SubmitInput.attempt); the workflow's check for a timed-out one. */

@@ -26,6 +26,13 @@ export interface MessageRequest {
   readonly policy: MessagePolicy;
   /** Only on the confirmation of an inbound opt-out or opt-in: pins the provider, and may reach the number that just opted out. */
   readonly keywordReply?: KeywordReply;
+  /**
+   * The first route, chosen when the message was accepted by a starter that holds the route table
+   * (the REST API, campaigns). The workflow then submits at once, without a routing step of its own;
+   * the submit records the message and checks the suppression list first. Unused after a scheduled
+   * wait (the table may have changed) and for every later attempt.
+   */
+  readonly route?: RouteCandidate;
 }
 
 /** Deployment settings a message carries so its workflow never reads configuration itself. */
@@ -106,6 +113,9 @@ export interface RouteCandidate {
   readonly dlrTimeoutSeconds: number;
   readonly deliveryGuarantee: DeliveryGuarantee;
 }
+
+/** Chooses a message's first route when it is accepted, from a route table the caller holds (MessageRequest.route). */
+export type RouteChooser = (request: MessageRequest) => Promise<RouteCandidate | undefined>;
 
 /** A status change as the workflow records it. */
 export interface StatusChange {

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Database } from '../db/client';
 import { Prisma, type Provider } from '../generated/prisma/client';
+import type { RouteCandidate, RouteChooser } from '../domain/message';
+import { resolveCandidates, type RouteQuery } from './resolve';
 import { RouteTable, type RouteMatcher, type RouteRule } from './route-table';
 
 export interface RoutingSnapshot {
@@ -76,6 +78,18 @@ export class RoutingCatalog {
     if (age <= 2 * this.maxAgeMs) return held;
     return Promise.race([refreshed, delay(this.maxAgeMs, held, { ref: false })]);
   }
+
+  /** The provider a message goes to first, from the table as `current` holds it; undefined when no route applies. */
+  async firstCandidate(query: RouteQuery): Promise<RouteCandidate | undefined> {
+    return resolveCandidates(await this.current(), query)[0];
+  }
+
+  /**
+   * A message's first route as its starter chooses it (MessageRequest.route). A table that cannot
+   * be read now leaves routing to the workflow: the message is started all the same.
+   */
+  readonly routeAtAcceptance: RouteChooser = (request) =>
+    this.firstCandidate({ to: request.to, accountId: request.accountId, from: request.from }).catch(() => undefined);
 
   async provider(providerId: string): Promise<Provider | undefined> {
     return (await this.current()).providers.get(providerId);

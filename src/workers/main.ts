@@ -3,6 +3,7 @@ import { createNotifyActivities } from '../activities';
 import { createInboundDeliveryActivities } from '../activities/inbound';
 import { settlesWithin } from '../concurrency';
 import { InboundStarter } from '../inbound/starter';
+import { SuppressionList } from '../inbound/suppression';
 import { InboxListener } from '../inbox/channel';
 import { DeliveryReportReconciler } from '../reconciler/delivery-reports';
 import { CALLBACKS_TASK_QUEUE } from '../domain/dispatch';
@@ -68,11 +69,13 @@ export async function startWorkers(
   const db = createDatabase(config.DATABASE_URL);
   const dispatchDb = createDatabase(config.DATABASE_URL);
   const catalog = new RoutingCatalog(db);
+  const suppressions = new SuppressionList(db);
   const target = { connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: temporalOptions.dataConverter };
   const router = await createRouterWorker({
     ...target,
     db,
     catalog,
+    suppressions,
     workflowBundle: options.workflowBundle,
     policy: messagePolicyFrom(config),
     campaigns: {
@@ -85,7 +88,7 @@ export async function startWorkers(
   const dispatch = new DispatchWorkers(
     target,
     // Its own connections: the about-to-send mark on every submit never queues behind status writes.
-    { db: dispatchDb, catalog, publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
+    { db: dispatchDb, catalog, suppressions: new SuppressionList(dispatchDb), publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     logger,
     config.DISPATCH_HEADROOM,
   );

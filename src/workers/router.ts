@@ -2,7 +2,7 @@ import { Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createRouterActivities } from '../activities';
 import { createCampaignActivities, type CampaignActivityDependencies } from '../activities/campaigns';
 import { createInboundActivities } from '../activities/inbound';
-import { SuppressionList } from '../inbound/suppression';
+import type { SuppressionList } from '../inbound/suppression';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { MessagePolicy } from '../domain/message';
@@ -17,6 +17,8 @@ export interface RouterWorkerOptions extends WorkerTarget {
   readonly workflowBundle?: WorkflowBundleOption;
   /** The policy of the messages the router sends itself (keyword replies); the SDK's defaults unless given. */
   readonly policy?: MessagePolicy;
+  /** One list for routing and inbound: an opt-out applied here holds for the next route at once. */
+  readonly suppressions: SuppressionList;
   /** What the campaign activities start messages with. */
   readonly campaigns: Omit<CampaignActivityDependencies, 'db' | 'catalog'>;
 }
@@ -26,15 +28,13 @@ export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker
   const workflowSource = options.workflowBundle
     ? { workflowBundle: options.workflowBundle }
     : { workflowsPath: require.resolve('../workflows') };
-  // One list for routing and inbound: an opt-out or opt-in applied here holds for the next route at once.
-  const suppressions = new SuppressionList(options.db);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     dataConverter: options.dataConverter,
     taskQueue: ROUTER_TASK_QUEUE,
     ...workflowSource,
-    activities: { ...createRouterActivities(options.db, options.catalog, suppressions), ...createInboundActivities(options.db, suppressions, options.policy),
+    activities: { ...createRouterActivities(options.db, options.catalog, options.suppressions), ...createInboundActivities(options.db, options.suppressions, options.policy),
       ...createCampaignActivities({ ...options.campaigns, db: options.db, catalog: options.catalog }),
     },
     maxConcurrentWorkflowTaskExecutions: 100,

@@ -33,11 +33,6 @@ export class StatusJournal {
     return this.current;
   }
 
-  /** Changes wait to go out with the next write. */
-  get hasQueued(): boolean {
-    return this.queued.length > 0;
-  }
-
   /** Records a change with the next write. */
   queue(change: ChangeInput): void {
     this.queued.push(this.stamp(change, this.next()));
@@ -51,6 +46,11 @@ export class StatusJournal {
   /** Hands the queued changes to a write made elsewhere (routing writes them with its own change). */
   takeQueued(): StatusChange[] {
     return this.queued.splice(0);
+  }
+
+  /** Puts back changes taken for a write that may not have happened, ahead of any queued since. */
+  restore(changes: readonly StatusChange[]): void {
+    this.queued.unshift(...changes);
   }
 
   /** The next change's place in the history, before the change itself is known. */

@@ -162,8 +162,12 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
   async function deliver(): Promise<MessageOutcome> {
     journal.queue({ status: 'accepted', message: request, runId: workflowInfo().firstExecutionRunId });
 
+    // The route chosen at acceptance stands for the first attempt, unless the message waited: the
+    // table may have changed since.
+    let routeAtAcceptance = request.route;
     const sendAt = request.sendAt ? Date.parse(request.sendAt) : 0;
     if (sendAt > Date.now()) {
+      routeAtAcceptance = undefined;
       await journal.flush({ status: 'scheduled', reason: `to be sent at ${request.sendAt}` });
       await waitUnlessStopped(sendAt - Date.now());
     }
@@ -173,7 +177,8 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     let lastFailure: MessageOutcome = { status: 'failed', errorCode: 'no_route', reason: `no route to ${request.to}` };
     for (;;) {
       if (stopRequested()) return finish(stoppedOutcome());
-      const candidate = await route(tried);
+      const candidate = routeAtAcceptance ? queueRouted(routeAtAcceptance) : await route(tried);
+      routeAtAcceptance = undefined;
       if (candidate === 'suppressed') return finish({ status: 'rejected', errorCode: OPTED_OUT_ERROR_CODE, reason: 'the recipient opted out of messages from this account' });
       if (!candidate) return finish(lastFailure);
       tried.push(candidate.providerId);
@@ -242,6 +247,12 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       return candidate ? 'suppressed' : undefined;
     }
     await announce([...before, journal.stamp({ status: 'routed', providerId: candidate.providerId }, routed)]);
+    return candidate;
+  }
+
+  /** The route that came with the message, queued as `routed` for the submit to record (SubmitInput.unrecorded). */
+  function queueRouted(candidate: RouteCandidate): RouteCandidate {
+    journal.queue({ status: 'routed', providerId: candidate.providerId });
     return candidate;
   }
 
@@ -454,9 +465,11 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
     const remainingValidityMs = validUntil - Date.now();
     const queueWaitMs = Math.max(1_000, Math.min(submit.queueTimeoutSeconds * 1000, remainingValidityMs));
     const submitToProvider = submitActivityFor(candidate.providerId, submit, queueWaitMs);
-    // The activity records `submitted` at this position unless other changes wait to be written
-    // with it. Histories from before it did replay as they were: their results carry no `submitted`.
-    const position = journal.hasQueued ? undefined : journal.next();
+    // Changes still unwritten (a route that came with the message) are recorded by the activity
+    // before it sends, and `submitted` at the next position once the provider took it. Histories
+    // from before it did replay as they were: their results carry no `submitted`.
+    let unrecorded = journal.takeQueued();
+    const position = journal.next();
     const scope = new CancellationScope();
     let settle = () => {};
     submitInFlight = { scope, settled: new Promise<void>((resolve) => (settle = resolve)) };
@@ -472,8 +485,12 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
           validitySeconds: Number.isFinite(remainingValidityMs) ? Math.floor(remainingValidityMs / 1000) : undefined,
         },
         attempt: ref.attempt,
-        submitted: position && { sequence: position.sequence, country: position.country },
+        submitted: { sequence: position.sequence, country: position.country },
+        ...(unrecorded.length > 0 ? { unrecorded } : {}),
       }));
+      // Sent, so recorded first.
+      await announce(unrecorded);
+      unrecorded = [];
       return { kind: 'submitted', providerMessageIds, recorded: submitted };
     } catch (error) {
       if (isCancellation(error)) {
@@ -483,6 +500,7 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       }
       if (!(error instanceof ActivityFailure)) throw error;
       const cause = error.cause;
+      if (cause instanceof ApplicationFailure && cause.type === DUPLICATE_MESSAGE_FAILURE) throw error;
       if (cause instanceof TimeoutFailure && cause.timeoutType === 'SCHEDULE_TO_START') {
         return { kind: 'failed', errorCode: 'queue_timeout', reason: `no dispatch worker took the submit within ${Math.round(queueWaitMs / 1000)}s; not sent` };
       }
@@ -496,13 +514,21 @@ export async function messageWorkflow(request: MessageRequest): Promise<MessageO
       // Timed out (the worker died or lost the task) or failed in a way the activity did not
       // classify: only the about-to-send mark can tell whether the request may have left.
       const what = cause?.message ?? error.message;
+      if (unrecorded.length > 0) {
+        // The fence claims the attempt on the Message row, which the activity may never have made.
+        await recordStatus(unrecorded);
+        await announce(unrecorded);
+        unrecorded = [];
+      }
       if (await fenceSubmitAttempt(ref)) {
         return { kind: 'transient', errorCode: 'submit_not_sent', reason: `${what}; the request never left the worker` };
       }
       // The activity may have recorded `submitted` before it was lost.
-      if (position) journal.skip(position);
+      journal.skip(position);
       return { kind: 'ambiguous', reason: `${what}; the request may have reached the provider` };
     } finally {
+      // Not known to be written: they go with the next write, where a repeat is stored once.
+      journal.restore(unrecorded);
       submitInFlight = undefined;
       settle();
     }

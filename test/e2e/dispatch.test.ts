@@ -121,7 +121,7 @@ describe('dispatch outcomes', () => {
   test('an ambiguous submit without a DLR ends unknown, sent once', async () => {
     stack.simulator.configure('first', { dropNextAfterAccept: 1, dlrDelayMs: 60_000 });
     await stack.db.provider.update({ where: { id: 'first' }, data: { dlrTimeoutSeconds: 1 } });
-    await stack.workers.catalog.refresh();
+    await stack.refreshCatalogs();
     try {
       const id = await send('+4530123405');
       const view = await settled(id);
@@ -132,7 +132,7 @@ describe('dispatch outcomes', () => {
     } finally {
       stack.simulator.configure('first', { dlrDelayMs: 200 });
       await stack.db.provider.update({ where: { id: 'first' }, data: { dlrTimeoutSeconds: 30 } });
-      await stack.workers.catalog.refresh();
+      await stack.refreshCatalogs();
     }
   });
 
@@ -246,7 +246,7 @@ describe('providers changing under traffic', () => {
     // The first provider holds its (permanent) refusal for 1.5 s; meanwhile the next one is disabled.
     await eventually(async () => (stack.simulator.submitsFor(id).length === 1 ? true : undefined));
     await stack.db.provider.update({ where: { id: 'soon-disabled' }, data: { enabled: false } });
-    await stack.workers.catalog.refresh();
+    await stack.refreshCatalogs();
 
     const view = await settled(id);
     assert.equal(view.status, 'delivered');

@@ -4,6 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { request } from 'undici';
 import { DEMO_API_KEY } from '../../src/dev/seed';
 import { providerTaskQueue } from '../../src/domain/dispatch';
+import { SuppressionList } from '../../src/inbound/suppression';
 import { createLogger } from '../../src/logger';
 import { DispatchWorkers } from '../../src/workers/dispatch';
 import { recordHistoryIfAsked } from '../support/histories';
@@ -50,7 +51,7 @@ async function replaceDispatchWorkers(): Promise<void> {
   await dispatch?.shutdown();
   dispatch = new DispatchWorkers(
     { connection, namespace: stack.config.TEMPORAL_NAMESPACE },
-    { db: stack.db, catalog: stack.workers.catalog, publicBaseUrl: stack.config.PUBLIC_BASE_URL, submitTimeoutMs: stack.config.SUBMIT_TIMEOUT_SECONDS * 1000 },
+    { db: stack.db, catalog: stack.workers.catalog, suppressions: new SuppressionList(stack.db), publicBaseUrl: stack.config.PUBLIC_BASE_URL, submitTimeoutMs: stack.config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     createLogger('warn', 'test'),
     stack.config.DISPATCH_HEADROOM,
   );

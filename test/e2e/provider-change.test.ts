@@ -36,7 +36,7 @@ after(async () => {
 /** Changes the provider's tps and window; the worker's provider sync replaces its dispatch worker. */
 async function changeProvider(tps: number, window: number): Promise<void> {
   await stack.db.provider.update({ where: { id: 'changing' }, data: { tps, window } });
-  await stack.workers.catalog.refresh();
+  await stack.refreshCatalogs();
 }
 
 test('changing a provider’s tps and window under traffic loses no message and sends none twice', async () => {

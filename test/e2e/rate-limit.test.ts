@@ -8,7 +8,7 @@ import type { ReceivedSubmit } from '../../src/simulator/server';
 import { temporal } from '@temporalio/proto';
 import { providerTaskQueue } from '../../src/domain/dispatch';
 import { dispatchRate } from '../../src/workers/dispatch';
-import { eventually, freePort, startStack, type TestStack } from '../support/stack';
+import { eventually, everyMessageRouted, freePort, startStack, type TestStack } from '../support/stack';
 import { submitRates } from '../support/submit-rate';
 
 const CONFIGURED_TPS = 30;
@@ -106,11 +106,7 @@ test(`two worker processes together keep one provider within its ${CONFIGURED_TP
       return answer.messages[0]?.id ?? '';
     }),
   );
-  await eventually(
-    async () => ((await stack.db.message.count({ where: { id: { in: ids }, status: 'routed' } })) === MESSAGES ? true : undefined),
-    120_000,
-    'every message routed',
-  );
+  await everyMessageRouted(stack.temporal, ids);
   await setQueueRate(dispatchRate(CONFIGURED_TPS, stack.config.DISPATCH_HEADROOM));
   // Only the submits are measured: the simulator holds its DLRs back so that finishing messages
   // does not compete with dispatching them for this machine's two cores.

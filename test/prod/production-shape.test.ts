@@ -17,7 +17,7 @@ import { assertTemporalSetUp, ensureNamespace } from '../../src/temporal/namespa
 import { dispatchRate } from '../../src/workers/dispatch';
 import { assertNothingLost, figures, finalCount, numbers, postBatch, receivedFor, report, settle } from '../support/fault-figures';
 import { startProcessStack, type ProcessStack } from '../support/process-stack';
-import { eventually } from '../support/stack';
+import { eventually, everyMessageRouted } from '../support/stack';
 import { submitRates } from '../support/submit-rate';
 import { startTestTemporalServer, type TestTemporalServer } from '../support/temporal-postgres';
 
@@ -142,11 +142,7 @@ describe('the production shape', () => {
     // both processes, not from how fast this machine routes messages.
     await setQueueRate('limited', 0);
     const ids = await Promise.all(Array.from({ length: RATE_MESSAGES }, (_, index) => send(`+4550${String(120000 + index)}`, `rate ${index}`)));
-    await eventually(
-      async () => ((await stack.db.message.count({ where: { id: { in: ids }, status: 'routed' } })) === RATE_MESSAGES ? true : undefined),
-      120_000,
-      'every message routed',
-    );
+    await everyMessageRouted(stack.temporal, ids);
     await setQueueRate('limited', dispatchRate(LIMITED_TPS, stack.config.DISPATCH_HEADROOM));
     const limited = await eventually(async () => {
       const entries = (await received()).filter((entry) => entry.provider === 'limited');

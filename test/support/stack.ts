@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { applyMigrations } from '../../scripts/migrate';
 import { payloadDataConverter } from '../../src/codec';
+import { mapConcurrently } from '../../src/concurrency';
 import { dropDatabase, throwawayDatabaseUrl } from './database';
 import { credentialsRefOf, insertProvider, type ProviderRows } from './provider-rows';
 import { startApi, type RunningApi } from '../../src/api/main';
@@ -14,6 +15,7 @@ import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-s
 import { createLogger } from '../../src/logger';
 import { ProviderSimulator, type SimulatedProviderBehaviour, type SimulatedProviderOptions } from '../../src/simulator/server';
 import { startWorkers, type RunningWorkers } from '../../src/workers/main';
+import { statusQuery } from '../../src/workflows';
 
 export interface TestStack {
   readonly config: Config;
@@ -24,6 +26,8 @@ export interface TestStack {
   workers: RunningWorkers;
   /** A simulated provider, its Provider row and its routes, ready to take traffic when this resolves. */
   addProvider(provider: TestProvider): Promise<void>;
+  /** After a change to providers or routes: the API (which routes at acceptance) and the workers read it now. */
+  refreshCatalogs(): Promise<void>;
   /** Stops and starts the worker process's part, as a crash and restart would. */
   restartWorkers(): Promise<void>;
   close(): Promise<void>;
@@ -120,10 +124,13 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
         simulator.addProvider({ name: provider.id, dialect: provider.dialect, credentials: provider.credentials, behaviour: provider.behaviour });
       }
       await insertProvider(db, provider, provider.baseUrl ?? simulator.baseUrlOf(provider.id));
-      await Promise.all([stack.workers.catalog.refresh(), api.catalog.refresh()]);
+      await stack.refreshCatalogs();
       if (config.DISPATCH_WORKERS) {
         await eventually(async () => (stack.workers.dispatch.providerIds.includes(provider.id) ? true : undefined), 10_000, `dispatch worker for ${provider.id}`);
       }
+    },
+    async refreshCatalogs() {
+      await Promise.all([stack.workers.catalog.refresh(), api.catalog.refresh()]);
     },
     async restartWorkers() {
       await stack.workers.shutdown();
@@ -158,4 +165,20 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Waits until every message's workflow says `routed`: its submit is scheduled in its provider's
+ * queue. Routed at acceptance, a message has no row in PostgreSQL until that submit runs, so its
+ * workflow is asked.
+ */
+export async function everyMessageRouted(temporal: Client, ids: readonly string[], timeoutMs = 120_000): Promise<void> {
+  await eventually(
+    async () => {
+      const states = await mapConcurrently(ids, 32, (id) => temporal.workflow.getHandle(id).query(statusQuery));
+      return states.every((state) => state.status === 'routed') ? true : undefined;
+    },
+    timeoutMs,
+    'every message routed',
+  );
 }

@@ -69,6 +69,8 @@ async function main(): Promise<void> {
       if (sent.status !== 202) throw new Error(`submit to ${to} answered ${sent.status}`);
       ids.push(((sent.json().messages as { id: string }[])[0] ?? { id: '' }).id);
     }
+    // The failures below are meant for the messages sent after them: the good traffic is at its providers first.
+    await eventually(async () => (ids.every((id) => stack.simulator.submitsFor(id).length > 0) ? true : undefined), 60_000, 'the good traffic submitted');
     // A provider refusing our credentials, and one failing, for the error paths.
     stack.simulator.configure('sim-generic', { failNext: { failure: 'auth', count: 1 } });
     await call('POST', `${api}/v1/messages`, key, { to: '+4560123451', from: 'Acme', body: 'x' });

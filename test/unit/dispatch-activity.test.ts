@@ -11,6 +11,9 @@ import { claimSubmitAttempt } from '../../src/activities/submit-attempts';
 import { loadConfig, messagePolicyFrom } from '../../src/config';
 import { DEMO_ACCOUNT_ID, seedDemoAccount } from '../../src/dev/seed';
 import { SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../../src/domain/dispatch';
+import { DUPLICATE_MESSAGE_FAILURE, type StatusChange } from '../../src/domain/message';
+import { OPTED_OUT_ERROR_CODE } from '../../src/domain/opt-out';
+import { SuppressionList } from '../../src/inbound/suppression';
 import { RoutingCatalog } from '../../src/routing/catalog';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -37,7 +40,10 @@ before(async () => {
     data: { id: 'dispatch-test', adapter: 'generic', baseUrl: `http://127.0.0.1:${port}`, credentialsRef: 'SMSROUTER_CREDENTIALS_DISPATCH_TEST', tps: 10, window: 2 },
   });
   pools = new ProviderPools(2_000);
-  activities = createDispatchActivities({ db: database.db, catalog: new RoutingCatalog(database.db), publicBaseUrl: 'http://127.0.0.1:1', submitTimeoutMs: 2_000 }, pools);
+  activities = createDispatchActivities(
+    { db: database.db, catalog: new RoutingCatalog(database.db), suppressions: new SuppressionList(database.db), publicBaseUrl: 'http://127.0.0.1:1', submitTimeoutMs: 2_000 },
+    pools,
+  );
 });
 
 after(async () => {
@@ -47,20 +53,36 @@ after(async () => {
   await database?.drop();
 });
 
+/** The workflow's first change of a message: `accepted`, carrying the message itself. */
+function acceptedChange(messageId: string, runId = 'run-1', to = '+4520123456'): StatusChange {
+  return {
+    messageId,
+    sequence: 1,
+    status: 'accepted',
+    occurredAt: new Date().toISOString(),
+    runId,
+    message: { messageId, accountId: DEMO_ACCOUNT_ID, to, from: 'Acme', body: 'x', encoding: 'gsm7', segments: 1, acceptedAt: new Date().toISOString(), policy: messagePolicyFrom(loadConfig({})) },
+  };
+}
+
 /** A message with its row written (the workflow's first write), and a submit of its attempt 1. */
 async function submitFor(): Promise<SubmitInput> {
   const messageId = randomUUID();
-  await writeStatusChanges(database.db, [
-    {
-      messageId,
-      sequence: 1,
-      status: 'accepted',
-      occurredAt: new Date().toISOString(),
-      runId: 'run-1',
-      message: { messageId, accountId: DEMO_ACCOUNT_ID, to: '+4520123456', from: 'Acme', body: 'x', encoding: 'gsm7', segments: 1, acceptedAt: new Date().toISOString(), policy: messagePolicyFrom(loadConfig({})) },
-    },
-  ]);
+  await writeStatusChanges(database.db, [acceptedChange(messageId)]);
   return { providerId: 'dispatch-test', attempt: 1, sms: { messageId, to: '+4520123456', from: 'Acme', body: 'x', encoding: 'gsm7' } };
+}
+
+/** A message whose route came with it: no row yet, its accepted and routed changes left to the submit. */
+function unrecordedSubmitFor(to = '+4520123456', runId = 'run-1'): SubmitInput & { readonly unrecorded: readonly StatusChange[] } {
+  const messageId = randomUUID();
+  const routed: StatusChange = { messageId, sequence: 2, status: 'routed', providerId: 'dispatch-test', occurredAt: new Date().toISOString() };
+  return {
+    providerId: 'dispatch-test',
+    attempt: 1,
+    sms: { messageId, to, from: 'Acme', body: 'x', encoding: 'gsm7' },
+    submitted: { sequence: 3 },
+    unrecorded: [acceptedChange(messageId, runId, to), routed],
+  };
 }
 
 async function submitFailure(input: SubmitInput): Promise<ApplicationFailure> {
@@ -156,4 +178,39 @@ test('a submitted write that hangs is left to the workflow before the activity r
     release();
     await holding;
   }
+});
+
+test('a submit whose route came with the message records the message before its request leaves', async () => {
+  answer = (_request, response) => response.end('{"id":"pm-7"}');
+  const input = unrecordedSubmitFor();
+  const result = (await new MockActivityEnvironment({ startToCloseTimeoutMs: 5_000 }).run(activities.submitToProvider, input)) as SubmitResult;
+  assert.equal(result.submitted?.sequence, 3);
+  const events = await database.db.messageEvent.findMany({ where: { messageId: input.sms.messageId }, orderBy: { sequence: 'asc' } });
+  assert.deepEqual(events.map((event) => [event.sequence, event.status]), [[1, 'accepted'], [2, 'routed'], [3, 'submitted']]);
+  const message = await database.db.message.findUniqueOrThrow({ where: { id: input.sms.messageId } });
+  assert.deepEqual([message.status, message.runId, message.submitAttempt], ['submitted', 'run-1', 1]);
+});
+
+test('a recipient the account suppressed is refused unsent when no routing step checked it', async () => {
+  answer = (_request, response) => response.end('{"id":"pm-8"}');
+  const input = unrecordedSubmitFor('+4520999111');
+  await new SuppressionList(database.db).add(DEMO_ACCOUNT_ID, '+4520999111', 'opt_out', 'test');
+  const before = received;
+  const failure = await submitFailure(input);
+  assert.equal(failure.type, SUBMIT_FAILURE.permanent);
+  assert.deepEqual(failure.details, [OPTED_OUT_ERROR_CODE]);
+  assert.equal(failure.nonRetryable, true);
+  assert.equal(received, before, 'no request reached the provider');
+  const message = await database.db.message.findUniqueOrThrow({ where: { id: input.sms.messageId } });
+  assert.equal(message.status, 'routed', 'recorded as routed; the workflow records the refusal');
+});
+
+test('a message whose row belongs to another run is a duplicate, and nothing is sent', async () => {
+  answer = (_request, response) => response.end('{"id":"pm-9"}');
+  const input = unrecordedSubmitFor();
+  await writeStatusChanges(database.db, [acceptedChange(input.sms.messageId, 'an-earlier-run')]);
+  const before = received;
+  const failure = await submitFailure(input);
+  assert.equal(failure.type, DUPLICATE_MESSAGE_FAILURE);
+  assert.equal(received, before, 'no request reached the provider');
 });

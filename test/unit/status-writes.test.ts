@@ -71,6 +71,19 @@ test('the first write retried by the same run is not a duplicate and changes not
   assert.equal(message.events.length, 2);
 });
 
+test('the first write again with a later change (a submit recorded the message, then failed) moves the message on', async () => {
+  const id = randomUUID();
+  const first = [change(id, 1, 'accepted', { message: requestFor(id), runId: 'run-1' }), change(id, 2, 'routed', { providerId: 'p' })];
+  await writeStatusChanges(database.db, first);
+  await writeStatusChanges(database.db, [...first, change(id, 3, 'rejected', { providerId: 'p', errorCode: 'opted_out', reason: 'opted out' })]);
+  const message = await row(id);
+  assert.deepEqual([message.status, message.sequence, message.errorCode, message.errorReason, message.completedAt !== null], ['rejected', 3, 'opted_out', 'opted out', true]);
+  assert.deepEqual(message.events.map((event) => event.status), ['accepted', 'routed', 'rejected']);
+  // An older first write committing late leaves it there.
+  await writeStatusChanges(database.db, first);
+  assert.equal((await row(id)).status, 'rejected');
+});
+
 test('a first write from another run of the same id is refused as a duplicate and writes nothing', async () => {
   const id = randomUUID();
   await writeStatusChanges(database.db, [change(id, 1, 'accepted', { message: requestFor(id), runId: 'run-1' }), change(id, 2, 'routed', { providerId: 'p' })]);
