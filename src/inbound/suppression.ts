@@ -22,12 +22,16 @@ const MAX_CACHED_PAIRS = 100_000;
  * and within `cacheMs` in every other.
  */
 export class SuppressionList {
-  private readonly cache = new Map<string, { suppressed: boolean; expiresAt: number }>();
-
   constructor(
     private readonly db: Database,
     private readonly cacheMs = DEFAULT_CACHE_MS,
+    private readonly cache = new Map<string, { suppressed: boolean; expiresAt: number }>(),
   ) {}
+
+  /** The same list, its verdicts and their invalidation shared, read through other connections. */
+  through(db: Database): SuppressionList {
+    return new SuppressionList(db, this.cacheMs, this.cache);
+  }
 
   async isSuppressed(accountId: string, number: string): Promise<boolean> {
     const key = pairKey(accountId, number);

@@ -88,7 +88,7 @@ export async function startWorkers(
   const dispatch = new DispatchWorkers(
     target,
     // Its own connections: the about-to-send mark on every submit never queues behind status writes.
-    { db: dispatchDb, catalog, suppressions: new SuppressionList(dispatchDb), publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
+    { db: dispatchDb, catalog, suppressions: suppressions.through(dispatchDb), publicBaseUrl: config.PUBLIC_BASE_URL, submitTimeoutMs: config.SUBMIT_TIMEOUT_SECONDS * 1000 },
     logger,
     config.DISPATCH_HEADROOM,
   );

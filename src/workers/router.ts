@@ -17,7 +17,7 @@ export interface RouterWorkerOptions extends WorkerTarget {
   readonly workflowBundle?: WorkflowBundleOption;
   /** The policy of the messages the router sends itself (keyword replies); the SDK's defaults unless given. */
   readonly policy?: MessagePolicy;
-  /** One list for routing and inbound: an opt-out applied here holds for the next route at once. */
+  /** One list for routing, inbound and the submits: an opt-out or opt-in applied here holds for the next message at once. */
   readonly suppressions: SuppressionList;
   /** What the campaign activities start messages with. */
   readonly campaigns: Omit<CampaignActivityDependencies, 'db' | 'catalog'>;

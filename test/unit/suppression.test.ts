@@ -40,6 +40,16 @@ describe('suppression list', () => {
     assert.equal(entry?.source, 'sim:2');
   });
 
+  test('the list read through other connections sees a change made through it at once', async () => {
+    const routing = new SuppressionList(database.db, 60_000);
+    const submits = routing.through(database.db);
+    assert.equal(await submits.isSuppressed('a', '+447700900004'), false);
+    await routing.add('a', '+447700900004', 'opt_out', 'sim:4');
+    assert.equal(await submits.isSuppressed('a', '+447700900004'), true, 'STOP holds for the next submit');
+    await routing.remove('a', '+447700900004');
+    assert.equal(await submits.isSuppressed('a', '+447700900004'), false, 'START holds for the next submit');
+  });
+
   test("another process's change is seen once its cached verdict expires", async () => {
     const sender = new SuppressionList(database.db, 300);
     const inbound = new SuppressionList(database.db, 300);
