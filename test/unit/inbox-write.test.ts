@@ -81,7 +81,7 @@ test('a write PostgreSQL refuses fails the callers it carried; their reports are
   }
 });
 
-test("an idle inbox connection cut by PostgreSQL (a restart) is replaced: the next flush is written, the process lives on", async () => {
+test('an idle inbox connection cut by PostgreSQL (a restart) is replaced: the next flush is written, the process lives on', async () => {
   const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1 }, silent);
   try {
     await inbox.append([report(0)]);
