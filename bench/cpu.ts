@@ -1,5 +1,6 @@
 // CPU time of OS processes, read from /proc: what a benchmark run cost each part of the system.
 import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import type { Pool } from 'pg';
 
 /** Linux's USER_HZ: /proc reports CPU time in ticks of 1/100 s on every architecture Node runs on. */
@@ -88,4 +89,26 @@ export function cpuSpent(before: CpuReading, after: CpuReading): Record<string, 
       return [name, spent];
     }),
   );
+}
+
+/**
+ * Sets the nice value of a process, its descendants and every one of their threads: Linux keeps a
+ * nice value per thread, and a process's threads started before the change keep their own.
+ */
+export function reniceTree(root: number, nice: number): void {
+  for (const { pid } of treeOf(root, allProcesses())) {
+    let threads: string[];
+    try {
+      threads = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const thread of threads) {
+      try {
+        setPriority(Number(thread), nice);
+      } catch {
+        // A thread that ended meanwhile.
+      }
+    }
+  }
 }

@@ -1,9 +1,19 @@
 // Delivery report acknowledgement with the API in its own process (test/support/process-stack.ts):
 // 1,000 reports posted at once (200 concurrent), then 1,000 reports/s for 30 s, each report for a
-// submitted message. Prints the ack latency (median, p99), how long from a message's final report
-// being acknowledged to its final status in PostgreSQL, and every report applied once.
+// submitted message. Before the burst, as many intermediate reports warm the API up (measured too,
+// as the cold start). Prints the ack latency (median, p99), how long from a message's final report
+// being acknowledged to its final status in PostgreSQL, every report applied once, and the CPU time
+// the API process spent per report (utime + stime from /proc, bench/cpu.ts) beside what the worker,
+// the Temporal server and this load generator spent on the same 2 cores meanwhile.
 //
 //   npm run bench -- dlr-ack            (DLR_BURST, DLR_RATE, DLR_SECONDS tune it)
+//   --cpu-prof=<dir>: each part writes a V8 CPU profile there when it stops (node --cpu-prof)
+//   DLR_PAUSE_WORKERS=1: the worker processes are stopped (SIGSTOP) while reports are posted and
+//   resumed after, so the ack figures are the API's own, without the forwarder and Temporal
+//   competing for the CPU; an experiment, not how anything runs
+//   DLR_BACKGROUND_NICE=<n>: the worker processes and the Temporal server run at nice n (every
+//   thread), the API, PostgreSQL and this load generator at their own
+//   DLR_API_NICE=<n>: the API process runs at nice n (below 0 needs root or CAP_SYS_NICE)
 
 import { Pool } from 'undici';
 import { DEMO_API_KEY } from '../src/dev/seed';
@@ -11,13 +21,17 @@ import { findTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
 import { freePort } from '../test/support/stack';
+import { cpuSpent, readCpu, reniceTree, type ProcessGroup } from './cpu';
 import { ascending, percentile, positiveIntegerFromEnv, ratio, round } from './load';
-import type { BenchResult } from './types';
+import type { BenchOptions, BenchResult } from './types';
 
 const BURST = positiveIntegerFromEnv('DLR_BURST', 1000);
 const BURST_CONCURRENCY = 200;
 const RATE = positiveIntegerFromEnv('DLR_RATE', 1000);
 const SECONDS = positiveIntegerFromEnv('DLR_SECONDS', 30);
+const PAUSE_WORKERS = process.env.DLR_PAUSE_WORKERS === '1';
+const BACKGROUND_NICE = process.env.DLR_BACKGROUND_NICE === undefined ? undefined : Number(process.env.DLR_BACKGROUND_NICE);
+const API_NICE = process.env.DLR_API_NICE === undefined ? undefined : Number(process.env.DLR_API_NICE);
 /** Messages the sustained run reports on: each gets RATE × SECONDS / this many reports, its final one last. */
 const SUSTAINED_MESSAGES = 1000;
 const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
@@ -33,28 +47,52 @@ interface Target {
   readonly providerMessageId: string;
 }
 
-export async function benchDlrAck(): Promise<BenchResult> {
+export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
   const temporal = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
+  const profileDir = options['cpu-prof'];
   let stack: ProcessStack | undefined;
   try {
     stack = await startProcessStack({
       temporalAddress: temporal.address,
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       providers: [{ id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '*' }], tps: 500, window: 200, dlrTimeoutSeconds: 3600, behaviour: { dlrDelayMs: 3_600_000 } }],
     });
+    if (BACKGROUND_NICE !== undefined) {
+      for (const pid of [temporal.pid, ...stack.workers.map((worker) => worker.pid)]) if (pid !== undefined) reniceTree(pid, BACKGROUND_NICE);
+    }
+    if (API_NICE !== undefined && stack.api.pid !== undefined) reniceTree(stack.api.pid, API_NICE);
     const burstTargets = await submitted(stack, BURST, '4550');
     const sustainedTargets = await submitted(stack, SUSTAINED_MESSAGES, '4551');
     const pool = new Pool(stack.apiUrl, { connections: BURST_CONCURRENCY });
+    const processes = processesOf(stack, temporal.pid);
+    const workers = stack.workers;
+    const pause = (signal: NodeJS.Signals) => PAUSE_WORKERS && workers.forEach((worker) => worker.kill(signal));
     try {
+      // The API's first reports after it started run cold (connections opened, code not yet
+      // optimised): an intermediate report for each burst message, measured on its own, and
+      // forwarded before the burst starts.
+      const coldStart = ascending((await postAll(pool, burstTargets.map((target) => ({ target, status: 'enroute' as const })), BURST_CONCURRENCY)).latencies);
+      await inboxSettled(stack);
+      pause('SIGSTOP');
+      const burstCpuBefore = await readCpu(processes);
       const burst = await postAll(pool, burstTargets.map((target) => ({ target, status: 'delivered' as const })), BURST_CONCURRENCY);
+      const burstCpu = cpuSpent(burstCpuBefore, await readCpu(processes));
+      pause('SIGCONT');
       const burstFinal = await finalAfterAck(stack, burst.finalAckAt);
+      pause('SIGSTOP');
+      const sustainedCpuBefore = await readCpu(processes);
       const sustained = await postAtRate(pool, sustainedTargets);
+      const sustainedCpu = cpuSpent(sustainedCpuBefore, await readCpu(processes));
+      pause('SIGCONT');
       const sustainedFinal = await finalAfterAck(stack, sustained.finalAckAt);
       const applied = await appliedOnce(stack, [...burstTargets, ...sustainedTargets]);
       const burstLatency = ascending(burst.latencies);
       const sustainedLatency = ascending(sustained.latencies);
+      const perReport = (spentMs: number | undefined, reports: number) => round(((spentMs ?? 0) * 1000) / reports, 0);
       return {
-        name: 'delivery report acknowledgement (API in its own process; inbox + forwarder)',
+        name: `delivery report acknowledgement (API in its own process; inbox + forwarder${PAUSE_WORKERS ? '; workers paused while posting' : ''}${BACKGROUND_NICE === undefined ? '' : `; worker and Temporal at nice ${BACKGROUND_NICE}`}${API_NICE === undefined ? '' : `; API at nice ${API_NICE}`})`,
         figures: {
+          'cold start, first reports after the API started: ack median / p99 (ms)': `${round(percentile(coldStart, 0.5))} / ${round(percentile(coldStart, 0.99))}`,
           'burst: reports (concurrent)': `${burst.latencies.length} (${BURST_CONCURRENCY})`,
           'burst: ack median (ms)': round(percentile(burstLatency, 0.5)),
           'burst: ack p99 (ms)': round(percentile(burstLatency, 0.99)),
@@ -62,12 +100,18 @@ export async function benchDlrAck(): Promise<BenchResult> {
           'burst: ack p99, before / after': ratio(BEFORE.p99Ms / percentile(burstLatency, 0.99)),
           'burst: ack → final status median (ms)': round(percentile(burstFinal, 0.5)),
           'burst: ack → final status p99 (ms)': round(percentile(burstFinal, 0.99)),
+          'burst: API CPU per report (µs)': perReport(burstCpu.API, burst.latencies.length),
           'sustained: reports (target rate × s)': `${sustained.latencies.length} (${RATE}/s × ${SECONDS})`,
           'sustained: achieved rate (reports/s)': round(sustained.latencies.length / sustained.seconds),
           'sustained: ack median (ms)': round(percentile(sustainedLatency, 0.5)),
           'sustained: ack p99 (ms)': round(percentile(sustainedLatency, 0.99)),
           'sustained: final report ack → final status median (ms)': round(percentile(sustainedFinal, 0.5)),
           'sustained: final report ack → final status p99 (ms)': round(percentile(sustainedFinal, 0.99)),
+          'sustained: API CPU per report (µs)': perReport(sustainedCpu.API, sustained.latencies.length),
+          // The 2 cores' other tenants while the reports were posted: what the API competed with.
+          'sustained: CPU while posting, API / worker / Temporal / load generator (% of one core)': (['API', 'worker', 'Temporal server', 'load generator'] as const)
+            .map((name) => round((sustainedCpu[name] ?? 0) / (sustained.seconds * 10), 0))
+            .join(' / '),
           'non-2xx answers': burst.failures + sustained.failures,
           'messages delivered / expected': `${applied.delivered} / ${burstTargets.length + sustainedTargets.length}`,
           'reports in the inbox, not yet settled': applied.pending,
@@ -81,6 +125,14 @@ export async function benchDlrAck(): Promise<BenchResult> {
     await stack?.close();
     await temporal.stop();
   }
+}
+
+function processesOf(stack: ProcessStack, temporalPid: number | undefined): Record<string, ProcessGroup> {
+  const groups: Record<string, ProcessGroup> = { 'load generator': { kind: 'process', pid: process.pid } };
+  if (stack.api.pid !== undefined) groups.API = { kind: 'tree', pid: stack.api.pid };
+  if (stack.workers[0]?.pid !== undefined) groups.worker = { kind: 'tree', pid: stack.workers[0].pid };
+  if (temporalPid !== undefined) groups['Temporal server'] = { kind: 'tree', pid: temporalPid };
+  return groups;
 }
 
 /** `count` messages sent through the API, once each is submitted and waits for its report. */
@@ -175,6 +227,10 @@ async function finalAfterAck(stack: ProcessStack, finalAckAt: ReadonlyMap<string
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+async function inboxSettled(stack: ProcessStack): Promise<void> {
+  while ((await stack.db.deliveryReport.count({ where: { processedAt: null, parkedAt: null } })) > 0) await new Promise((resolve) => setTimeout(resolve, 250));
 }
 
 async function appliedOnce(stack: ProcessStack, targets: readonly Target[]): Promise<{ delivered: number; pending: number; twice: number }> {

@@ -10,7 +10,6 @@ import { deliveryReportsPlugin } from '../../src/api/delivery-reports';
 import { ApiMetrics } from '../../src/api/metrics';
 import { installErrorHandling } from '../../src/api/server';
 import { messagePolicyFrom } from '../../src/config';
-import { createDatabase } from '../../src/db/client';
 import { DeliveryReportInbox } from '../../src/inbox/delivery-reports';
 import { DeliveryReportReconciler } from '../../src/reconciler/delivery-reports';
 import { DEMO_API_KEY } from '../../src/dev/seed';
@@ -381,9 +380,9 @@ describe('the delivery report inbox', () => {
     // The webhook as the API builds it, writing to a database that is not there.
     const broken = Fastify();
     installErrorHandling(broken);
-    const unreachable = createDatabase('postgresql://postgres@127.0.0.1:1/unreachable');
+    const unreachable = new DeliveryReportInbox('postgresql://postgres@127.0.0.1:1/unreachable', { maxRows: 10, lingerMs: 1 }, pino({ level: 'silent' }));
     await broken.register(deliveryReportsPlugin, {
-      inbox: new DeliveryReportInbox(unreachable, { maxRows: 10, lingerMs: 1 }),
+      inbox: unreachable,
       catalog: stack.api.catalog,
       publicBaseUrl: stack.api.url,
       metrics: new ApiMetrics(),
@@ -395,7 +394,7 @@ describe('the delivery report inbox', () => {
       assert.ok(Number(refused.headers['retry-after']) > 0, 'Retry-After tells the provider when to try again');
     } finally {
       await broken.close();
-      await unreachable.$disconnect();
+      await unreachable.close();
     }
     assert.equal(await stack.db.deliveryReport.count({ where: { messageId: id } }), 0, 'nothing acknowledged, nothing stored');
     assert.equal(await postDlr('reports', body), 200);

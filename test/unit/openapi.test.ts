@@ -22,12 +22,13 @@ const routes: RouteOptions[] = [];
 
 before(async () => {
   // Nothing here is ever reached: the document and the docs page need no database or Temporal.
-  const db = createDatabase('postgresql://postgres@127.0.0.1:1/unused');
+  const unused = 'postgresql://postgres@127.0.0.1:1/unused';
+  const db = createDatabase(unused);
   const temporal = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) });
   app = await buildApi({
     db,
     temporal,
-    deliveryReportInbox: new DeliveryReportInbox(db, { maxRows: 10, lingerMs: 1 }),
+    deliveryReportInbox: new DeliveryReportInbox(unused, { maxRows: 10, lingerMs: 1 }, createLogger('silent', 'test')),
     catalog: new RoutingCatalog(db),
     logger: createLogger('silent', 'test'),
     publicBaseUrl: 'http://127.0.0.1:3000',

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Client } from 'pg';
+import pino from 'pino';
+import { INBOX_CHANNEL } from '../../src/inbox/channel';
+import { DeliveryReportInbox, deliveryReportOrderKey, INBOX_APPLICATION_NAME, type InboxReport } from '../../src/inbox/delivery-reports';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+
+const silent = pino({ level: 'silent' });
+let database: TestDatabase;
+
+before(async () => {
+  database = await createTestDatabase('inbox');
+});
+
+after(async () => {
+  await database.drop();
+});
+
+function report(index: number, messageId?: string): InboxReport {
+  return {
+    providerId: 'acme',
+    report: {
+      ...(messageId === undefined ? {} : { messageId }),
+      providerMessageId: `part-${index}`,
+      status: index % 2 ? 'delivered' : 'enroute',
+      providerStatus: 'DELIVRD',
+      occurredAt: '2026-01-02T03:04:05.000Z',
+    },
+  };
+}
+
+test('concurrent appends land in the order they were made, each row whole, and one notification per flush wakes the forwarder', async () => {
+  const listener = new Client({ connectionString: database.url });
+  await listener.connect();
+  const notified: string[] = [];
+  listener.on('notification', (notification) => notified.push(notification.payload ?? ''));
+  await listener.query(`LISTEN ${INBOX_CHANNEL}`);
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 5 }, silent);
+  try {
+    const messageId = '0b5e7a8c-1d2f-4a3b-9c8d-7e6f5a4b3c2d';
+    const reports = [report(0, messageId), report(1), { ...report(2), report: { ...report(2).report, errorCode: 'x'.repeat(50), retryableOnOtherRoute: true } }];
+    await Promise.all([inbox.append([reports[0]!]), inbox.append([reports[1]!, reports[2]!])]);
+    const rows = await database.db.deliveryReport.findMany({ orderBy: { id: 'asc' } });
+    assert.deepEqual(
+      rows.map((row) => ({ providerId: row.providerId, messageId: row.messageId, providerMessageId: row.providerMessageId, status: row.status, payload: row.payload, orderKey: row.orderKey })),
+      reports.map(({ providerId, report: stored }) => ({
+        providerId,
+        messageId: stored.messageId ?? null,
+        providerMessageId: stored.providerMessageId,
+        status: stored.status,
+        payload: stored,
+        orderKey: deliveryReportOrderKey(providerId, stored.messageId, stored.providerMessageId),
+      })),
+    );
+    while (notified.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(notified, ['3']);
+  } finally {
+    await inbox.close();
+    await listener.end();
+    await database.db.deliveryReport.deleteMany();
+  }
+});
+
+test('a write PostgreSQL refuses fails the callers it carried; their reports are not kept', async () => {
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1 }, silent);
+  try {
+    // A NUL byte is refused by jsonb: the flush fails as a whole, as when the database is gone.
+    const refused = { ...report(0), report: { ...report(0).report, providerStatus: 'bad\u0000' } };
+    const results = await Promise.allSettled([inbox.append([refused]), inbox.append([report(1)])]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['rejected', 'rejected'],
+    );
+    assert.equal(await database.db.deliveryReport.count(), 0);
+    await inbox.append([report(2)]);
+    assert.equal(await database.db.deliveryReport.count(), 1, 'the next flush is written');
+  } finally {
+    await inbox.close();
+    await database.db.deliveryReport.deleteMany();
+  }
+});
+
+test('an idle inbox connection cut by PostgreSQL (a restart) is replaced: the next flush is written, the process lives on', async () => {
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1 }, silent);
+  try {
+    await inbox.append([report(0)]);
+    const databaseName = new URL(database.url).pathname.slice(1);
+    const inboxConnections = await database.db.$queryRaw<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity WHERE datname = ${databaseName} AND application_name = ${INBOX_APPLICATION_NAME}`;
+    assert.equal(inboxConnections.length, 1, 'the inbox holds one connection of its own');
+    await database.db.$queryRaw`SELECT pg_terminate_backend(${inboxConnections[0]?.pid})`;
+    // The idle connection's loss is reported to the pool (its error event) without ending the process.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await inbox.append([report(1)]);
+    assert.equal(await database.db.deliveryReport.count(), 2);
+  } finally {
+    await inbox.close();
+    await database.db.deliveryReport.deleteMany();
+  }
+});
