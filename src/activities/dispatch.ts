@@ -96,7 +96,7 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
         credentials,
       );
       const base = new URL(provider.baseUrl);
-      const claimed = input.unrecorded?.length ? await recordBeforeSend(deps, input, input.unrecorded) : false;
+      const claimed = input.unrecorded?.length ? await recordBeforeSend(deps, input.unrecorded, input.attempt) : false;
       if (!claimed) await markAboutToSend(deps.db, input);
       // Taken right before the request, with no await between: a pool replaced meanwhile is closed.
       const pool = pools.poolFor(base.origin, provider.window, provider.pipelining);
@@ -181,7 +181,7 @@ async function recordSubmitted(db: Database, input: SubmitInput, providerMessage
  * has left yet: a failure here is "not sent", and a row owned by another run is the workflow's
  * duplicate failure. True when the write marked the attempt.
  */
-async function recordBeforeSend(deps: DispatchDependencies, input: SubmitInput, changes: readonly StatusChange[]): Promise<boolean> {
+async function recordBeforeSend(deps: DispatchDependencies, changes: readonly StatusChange[], attempt: number | undefined): Promise<boolean> {
   const message = changes.find((change) => change.message)?.message;
   try {
     // One round trip, as the mark alone costs: the time between the rate-limited start and the
@@ -189,7 +189,7 @@ async function recordBeforeSend(deps: DispatchDependencies, input: SubmitInput, 
     // recipient's rows are the ones the workflow writes with its refusal anyway.
     const [suppressed, written] = await Promise.all([
       message ? deps.suppressions.isSuppressed(message.accountId, message.to) : false,
-      writeStatusChanges(deps.db, changes, input.attempt),
+      writeStatusChanges(deps.db, changes, attempt),
     ]);
     if (suppressed) {
       throw ApplicationFailure.create({
