@@ -51,6 +51,14 @@ const configSchema = z.object({
    * and test deployments whose client endpoints live there. Link-local and metadata addresses are
    * refused whatever this says.
    */
+  /**
+   * Workflow stack traces for the Temporal UI's stack trace tab. Off, the workflow sandbox captures
+   * no stacks, which saves the worker about a fifth of its workflow CPU (src/workers/workflow-bundle.ts).
+   */
+  WORKFLOW_STACK_TRACES: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   CALLBACK_ALLOW_PRIVATE: z
     .enum(['true', 'false'])
     .default('false')

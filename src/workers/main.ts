@@ -77,6 +77,7 @@ export async function startWorkers(
     catalog,
     suppressions,
     workflowBundle: options.workflowBundle,
+    workflowStackTraces: config.WORKFLOW_STACK_TRACES,
     policy: messagePolicyFrom(config),
     campaigns: {
       temporal: campaignTemporal.client,

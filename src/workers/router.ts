@@ -9,12 +9,15 @@ import type { MessagePolicy } from '../domain/message';
 import type { RoutingCatalog } from '../routing/catalog';
 import type { WorkerTarget } from './dispatch';
 import { WORKER_SHUTDOWN } from './runtime';
+import { workflowBundleSettings } from './workflow-bundle';
 
 export interface RouterWorkerOptions extends WorkerTarget {
   readonly db: Database;
   readonly catalog: RoutingCatalog;
   /** A prebuilt bundle (tests and benchmarks build it once); otherwise the workflows are bundled here. */
   readonly workflowBundle?: WorkflowBundleOption;
+  /** Whether workflows bundled here keep their stack traces (WORKFLOW_STACK_TRACES). */
+  readonly workflowStackTraces: boolean;
   /** The policy of the messages the router sends itself (keyword replies); the SDK's defaults unless given. */
   readonly policy?: MessagePolicy;
   /** One list for routing, inbound and the submits: an opt-out or opt-in applied here holds for the next message at once. */
@@ -25,9 +28,8 @@ export interface RouterWorkerOptions extends WorkerTarget {
 
 /** Runs the message workflows and their local activities (routing, status writes). */
 export function createRouterWorker(options: RouterWorkerOptions): Promise<Worker> {
-  const workflowSource = options.workflowBundle
-    ? { workflowBundle: options.workflowBundle }
-    : { workflowsPath: require.resolve('../workflows') };
+  const { workflowsPath, preloadModules } = workflowBundleSettings(options.workflowStackTraces);
+  const workflowSource = options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -23,6 +23,7 @@ import type { ClientNotification, MessagePolicy, MessageRequest, StatusChange } 
 import { isFinalStatus } from '../../src/domain/status';
 import { RoutingCatalog } from '../../src/routing/catalog';
 import { installTemporalRuntime } from '../../src/workers/runtime';
+import { workflowBundleSettings } from '../../src/workers/workflow-bundle';
 import { cancelUpdate, clientCallbacksWorkflowId, deliveryReportSignal, messageWorkflow } from '../../src/workflows';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { recordHistoryIfAsked } from '../support/histories';
@@ -99,7 +100,7 @@ before(async () => {
   client = new Client({ connection: await Connection.connect({ address: server.address }) });
 
   const real = createRouterActivities(database.db, new RoutingCatalog(database.db));
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  const workflowBundle = await bundleWorkflowCode({ ...workflowBundleSettings(false), logger: new DefaultLogger('WARN') });
   const workers = [
     await Worker.create({
       connection: native,

@@ -15,6 +15,7 @@ import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-s
 import { createLogger } from '../../src/logger';
 import { ProviderSimulator, type SimulatedProviderBehaviour, type SimulatedProviderOptions } from '../../src/simulator/server';
 import { startWorkers, type RunningWorkers } from '../../src/workers/main';
+import { workflowBundleSettings } from '../../src/workers/workflow-bundle';
 import { statusQuery } from '../../src/workflows';
 
 export interface TestStack {
@@ -56,7 +57,7 @@ export async function freePort(): Promise<number> {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: new DefaultLogger('WARN') });
+  bundle ??= bundleWorkflowCode({ ...workflowBundleSettings(loadConfig().WORKFLOW_STACK_TRACES), logger: new DefaultLogger('WARN') });
   return bundle;
 }
 

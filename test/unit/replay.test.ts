@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { workflowBundleSettings } from '../../src/workers/workflow-bundle';
 
 const HISTORIES = resolve(__dirname, '../histories');
 
@@ -14,7 +15,7 @@ test('recorded message histories replay deterministically on the current workflo
   const files = readdirSync(HISTORIES).filter((file) => file.endsWith('.json'));
   assert.ok(files.length >= 5, 'histories are recorded (scripts/record-histories.ts)');
   const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
+    ...workflowBundleSettings(false),
     logger: new DefaultLogger('WARN'),
   });
   const histories = files.map((file) => ({
