@@ -91,6 +91,25 @@ export function cpuSpent(before: CpuReading, after: CpuReading): Record<string, 
   );
 }
 
+/** The whole machine's CPU time since boot, all cores, in ms: what every process left for others. */
+export interface MachineCpu {
+  readonly busyMs: number;
+  readonly idleMs: number;
+  /** Time this virtual machine's cores were runnable but the hypervisor ran someone else. */
+  readonly stolenMs: number;
+}
+
+export function readMachineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  const ms = (...ticks: (number | undefined)[]) => (ticks.reduce<number>((sum, tick) => sum + (tick ?? 0), 0) * 1000) / TICKS_PER_SECOND;
+  return { busyMs: ms(user, nice, system, irq, softirq), idleMs: ms(idle, iowait), stolenMs: ms(steal) };
+}
+
+export function machineCpuSpent(before: MachineCpu, after: MachineCpu): MachineCpu {
+  return { busyMs: after.busyMs - before.busyMs, idleMs: after.idleMs - before.idleMs, stolenMs: after.stolenMs - before.stolenMs };
+}
+
 /**
  * Sets the nice value of a process, its descendants and every one of their threads: Linux keeps a
  * nice value per thread, and a process's threads started before the change keep their own.

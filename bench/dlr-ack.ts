@@ -14,14 +14,23 @@
 //   DLR_BACKGROUND_NICE=<n>: the worker processes and the Temporal server run at nice n (every
 //   thread), the API, PostgreSQL and this load generator at their own
 //   DLR_API_NICE=<n>: the API process runs at nice n (below 0 needs root or CAP_SYS_NICE)
+//
+// First, the same client posts the same shapes to bench/ack-floor/server.ts, an HTTP server in its
+// own process that answers without doing anything: the floor no acknowledgement beats here. With 200
+// requests in flight, a request's latency is 200 / throughput (Little's law), so the burst's p99
+// cannot go below 200 requests' worth of HTTP on these cores; the ratios to the floor say how much
+// the router adds.
 
+import { fork } from 'node:child_process';
+import { Pool as PgPool } from 'pg';
 import { Pool } from 'undici';
 import { DEMO_API_KEY } from '../src/dev/seed';
 import { findTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
+import { serverUrl } from '../test/support/database';
 import { freePort } from '../test/support/stack';
-import { cpuSpent, readCpu, reniceTree, type ProcessGroup } from './cpu';
+import { cpuSpent, machineCpuSpent, readCpu, readMachineCpu, reniceTree, type MachineCpu, type ProcessGroup } from './cpu';
 import { ascending, percentile, positiveIntegerFromEnv, ratio, round } from './load';
 import type { BenchOptions, BenchResult } from './types';
 
@@ -34,6 +43,9 @@ const BACKGROUND_NICE = process.env.DLR_BACKGROUND_NICE === undefined ? undefine
 const API_NICE = process.env.DLR_API_NICE === undefined ? undefined : Number(process.env.DLR_API_NICE);
 /** Messages the sustained run reports on: each gets RATE × SECONDS / this many reports, its final one last. */
 const SUSTAINED_MESSAGES = 1000;
+/** The floor's sustained run: long enough for its p99, shorter than the router's. */
+const FLOOR_SECONDS = Math.min(SECONDS, 10);
+const FLOOR_WARM_UP_BURSTS = 3;
 const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
 /**
  * Before this change (signal within a 200 ms budget, store when slower), issue 11's figures on this
@@ -48,6 +60,7 @@ interface Target {
 }
 
 export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
+  const floor = await ackFloor();
   const temporal = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
   const profileDir = options['cpu-prof'];
   let stack: ProcessStack | undefined;
@@ -64,7 +77,8 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
     const burstTargets = await submitted(stack, BURST, '4550');
     const sustainedTargets = await submitted(stack, SUSTAINED_MESSAGES, '4551');
     const pool = new Pool(stack.apiUrl, { connections: BURST_CONCURRENCY });
-    const processes = processesOf(stack, temporal.pid);
+    const pg = new PgPool({ connectionString: Object.assign(serverUrl(), { pathname: '/postgres' }).toString(), max: 1 });
+    const processes = processesOf(stack, temporal.pid, pg);
     const workers = stack.workers;
     const pause = (signal: NodeJS.Signals) => PAUSE_WORKERS && workers.forEach((worker) => worker.kill(signal));
     try {
@@ -81,7 +95,9 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
       const burstFinal = await finalAfterAck(stack, burst.finalAckAt);
       pause('SIGSTOP');
       const sustainedCpuBefore = await readCpu(processes);
-      const sustained = await postAtRate(pool, sustainedTargets);
+      const machineBefore = readMachineCpu();
+      const sustained = await postAtRate(pool, sustainedTargets, SECONDS);
+      const machine = machineCpuSpent(machineBefore, readMachineCpu());
       const sustainedCpu = cpuSpent(sustainedCpuBefore, await readCpu(processes));
       pause('SIGCONT');
       const sustainedFinal = await finalAfterAck(stack, sustained.finalAckAt);
@@ -98,20 +114,26 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
           'burst: ack p99 (ms)': round(percentile(burstLatency, 0.99)),
           'burst: ack median, before / after': ratio(BEFORE.medianMs / percentile(burstLatency, 0.5)),
           'burst: ack p99, before / after': ratio(BEFORE.p99Ms / percentile(burstLatency, 0.99)),
+          'burst floor, a server that does nothing: median / p99 (ms)': `${round(percentile(floor.burst, 0.5))} / ${round(percentile(floor.burst, 0.99))}`,
+          'burst: ack p99 / floor p99': ratio(percentile(burstLatency, 0.99) / percentile(floor.burst, 0.99)),
           'burst: ack → final status median (ms)': round(percentile(burstFinal, 0.5)),
           'burst: ack → final status p99 (ms)': round(percentile(burstFinal, 0.99)),
           'burst: API CPU per report (µs)': perReport(burstCpu.API, burst.latencies.length),
+          'burst floor: CPU per request of the server that does nothing (µs)': floor.cpuPerRequestUs,
           'sustained: reports (target rate × s)': `${sustained.latencies.length} (${RATE}/s × ${SECONDS})`,
           'sustained: achieved rate (reports/s)': round(sustained.latencies.length / sustained.seconds),
           'sustained: ack median (ms)': round(percentile(sustainedLatency, 0.5)),
           'sustained: ack p99 (ms)': round(percentile(sustainedLatency, 0.99)),
+          [`sustained floor (${RATE}/s × ${FLOOR_SECONDS} s), a server that does nothing: median / p99 (ms)`]: `${round(percentile(floor.sustained, 0.5))} / ${round(percentile(floor.sustained, 0.99))}`,
+          'sustained: ack p99 / floor p99': ratio(percentile(sustainedLatency, 0.99) / percentile(floor.sustained, 0.99)),
           'sustained: final report ack → final status median (ms)': round(percentile(sustainedFinal, 0.5)),
           'sustained: final report ack → final status p99 (ms)': round(percentile(sustainedFinal, 0.99)),
           'sustained: API CPU per report (µs)': perReport(sustainedCpu.API, sustained.latencies.length),
           // The 2 cores' other tenants while the reports were posted: what the API competed with.
-          'sustained: CPU while posting, API / worker / Temporal / load generator (% of one core)': (['API', 'worker', 'Temporal server', 'load generator'] as const)
+          'sustained: CPU while posting, API / worker / Temporal / router database / load generator (% of one core)': (['API', 'worker', 'Temporal server', 'PostgreSQL', 'load generator'] as const)
             .map((name) => round((sustainedCpu[name] ?? 0) / (sustained.seconds * 10), 0))
             .join(' / '),
+          'sustained: the machine while posting, busy / idle / stolen by the hypervisor (% of one core)': machineShares(machine, sustained.seconds),
           'non-2xx answers': burst.failures + sustained.failures,
           'messages delivered / expected': `${applied.delivered} / ${burstTargets.length + sustainedTargets.length}`,
           'reports in the inbox, not yet settled': applied.pending,
@@ -120,6 +142,7 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
       };
     } finally {
       await pool.close();
+      await pg.end();
     }
   } finally {
     await stack?.close();
@@ -127,8 +150,46 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
   }
 }
 
-function processesOf(stack: ProcessStack, temporalPid: number | undefined): Record<string, ProcessGroup> {
-  const groups: Record<string, ProcessGroup> = { 'load generator': { kind: 'process', pid: process.pid } };
+/**
+ * The client, the burst and the sustained rate of the real run, against a server in its own process
+ * that answers at once: warmed up as the API is, then measured, before anything else starts.
+ */
+async function ackFloor(): Promise<{ burst: number[]; sustained: number[]; cpuPerRequestUs: number }> {
+  const server = fork(require.resolve('./ack-floor/server'), [], { execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('message', (message) => resolve(Number(message)));
+      server.once('exit', (code) => reject(new Error(`the ack floor server exited (${String(code)}) before it listened`)));
+    });
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: BURST_CONCURRENCY });
+    try {
+      const targets: Target[] = Array.from({ length: BURST }, (_, index) => ({ id: `floor-${index}`, providerMessageId: `floor-${index}` }));
+      // Both ends warm up over a few bursts (the API's warm-up is its cold start and the messages' submits).
+      for (let round = 0; round < FLOOR_WARM_UP_BURSTS; round += 1) await postAll(pool, targets.map((target) => ({ target, status: 'enroute' as const })), BURST_CONCURRENCY);
+      const processes: Record<string, ProcessGroup> = { floor: { kind: 'process', pid: server.pid ?? 0 } };
+      const cpuBefore = await readCpu(processes);
+      const burst = await postAll(pool, targets.map((target) => ({ target, status: 'delivered' as const })), BURST_CONCURRENCY);
+      const cpu = cpuSpent(cpuBefore, await readCpu(processes));
+      const sustained = await postAtRate(pool, targets, FLOOR_SECONDS);
+      return { burst: ascending(burst.latencies), sustained: ascending(sustained.latencies), cpuPerRequestUs: round(((cpu.floor ?? 0) * 1000) / burst.latencies.length, 0) };
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    server.kill();
+  }
+}
+
+/** Each kind of the machine's CPU time as a share of one core over `seconds` (100 = one core throughout). */
+function machineShares(machine: MachineCpu, seconds: number): string {
+  return [machine.busyMs, machine.idleMs, machine.stolenMs].map((ms) => round(ms / (seconds * 10), 0)).join(' / ');
+}
+
+function processesOf(stack: ProcessStack, temporalPid: number | undefined, pg: PgPool): Record<string, ProcessGroup> {
+  const groups: Record<string, ProcessGroup> = {
+    'load generator': { kind: 'process', pid: process.pid },
+    PostgreSQL: { kind: 'postgres', pool: pg, databases: [new URL(stack.config.DATABASE_URL).pathname.slice(1)] },
+  };
   if (stack.api.pid !== undefined) groups.API = { kind: 'tree', pid: stack.api.pid };
   if (stack.workers[0]?.pid !== undefined) groups.worker = { kind: 'tree', pid: stack.workers[0].pid };
   if (temporalPid !== undefined) groups['Temporal server'] = { kind: 'tree', pid: temporalPid };
@@ -194,9 +255,9 @@ async function postAll(pool: Pool, reports: readonly ReportToPost[], concurrency
   return { ...posted, seconds: (performance.now() - started) / 1000 };
 }
 
-/** RATE reports a second for SECONDS, paced by the clock, each message's final report in the last second. */
-async function postAtRate(pool: Pool, targets: readonly Target[]): Promise<Posted> {
-  const total = RATE * SECONDS;
+/** RATE reports a second for `seconds`, paced by the clock, each message's final report in the last second. */
+async function postAtRate(pool: Pool, targets: readonly Target[], seconds: number): Promise<Posted> {
+  const total = RATE * seconds;
   const perMessage = Math.max(1, Math.floor(total / targets.length));
   const reports: ReportToPost[] = [];
   for (let round = 0; round < perMessage; round += 1) {
