@@ -47,11 +47,6 @@ const configSchema = z.object({
   /** How long each status callback to a client is retried before it is given up. */
   CALLBACK_RETRY_SECONDS: z.coerce.number().int().min(1).default(DEFAULT_MESSAGE_POLICY.callbackRetrySeconds),
   /**
-   * Client callbacks may go to loopback and private addresses (10/8, 192.168/16, ::1, …): for local
-   * and test deployments whose client endpoints live there. Link-local and metadata addresses are
-   * refused whatever this says.
-   */
-  /**
    * Workflow stack traces for the Temporal UI's stack trace tab. Off, the workflow sandbox captures
    * no stacks, which saves the worker about a fifth of its workflow CPU (src/workers/workflow-bundle.ts).
    */
@@ -59,6 +54,11 @@ const configSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
+  /**
+   * Client callbacks may go to loopback and private addresses (10/8, 192.168/16, ::1, …): for local
+   * and test deployments whose client endpoints live there. Link-local and metadata addresses are
+   * refused whatever this says.
+   */
   CALLBACK_ALLOW_PRIVATE: z
     .enum(['true', 'false'])
     .default('false')

@@ -7,7 +7,7 @@ export interface WorkflowBundleSettings {
 /**
  * With `stackTraces` off, the workflow sandbox captures no stacks: the SDK's promise hook captured
  * and source-mapped one for every promise a workflow created, about a fifth of the worker's
- * workflow CPU (a replay of a delivered message's history took 0.77× the CPU without). The
+ * workflow CPU (a replay of a delivered message's history took about 0.74× the CPU without). The
  * Temporal UI's stack trace tab is empty then; WORKFLOW_STACK_TRACES=true brings it back.
  */
 export function workflowBundleSettings(stackTraces: boolean): WorkflowBundleSettings {
