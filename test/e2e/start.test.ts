@@ -57,8 +57,19 @@ async function startRouter(run: string): Promise<RunningStart> {
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  await eventually(async () => (output.includes('ready. Send a message') ? true : undefined), 120_000, `npm start ready:\n${output}`);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit((exitCode = code))));
+  try {
+    await eventually(
+      async () => (output.includes('ready. Send a message') || exitCode !== undefined ? true : undefined),
+      120_000,
+      () => `npm start ready; it printed:\n${output}`,
+    );
+  } finally {
+    // Ctrl-C, not SIGKILL: its parts and Temporal must not outlive it and load the rest of the run.
+    if (exitCode === undefined && !output.includes('ready. Send a message')) child.kill('SIGINT');
+  }
+  assert.ok(exitCode === undefined, `npm start exited (code ${exitCode}) before it was ready; it printed:\n${output}`);
   return {
     child,
     ports: [apiPort, simulatorPort, temporalPort],

@@ -157,13 +157,16 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   return stack;
 }
 
-/** Polls until `check` returns a value, or fails with the last value seen. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+/**
+ * Polls until `check` returns a value, or fails naming `what`; a function is read at the deadline,
+ * so it can say what was seen by then (a child's output, say).
+ */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what: string | (() => string) = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
