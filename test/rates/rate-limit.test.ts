@@ -1,3 +1,8 @@
+/**
+ * Runs alone (`npm run test:rates`): the simulator judges arrivals against a one-second window, and a
+ * test starting its own stack beside this one stalls the simulator's or a worker's event loop long
+ * enough to hand it a second's submits at once.
+ */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -128,6 +133,11 @@ test(`two worker processes together keep one provider within its ${CONFIGURED_TP
       `(ratio ${(measuredTps / CONFIGURED_TPS).toFixed(3)}), sustained ${sustainedTps.toFixed(2)} TPS after the first second ` +
       `(ratio ${(sustainedTps / CONFIGURED_TPS).toFixed(3)}); 429 answers: ${throttled.length}`,
   );
+  {
+    const t0 = Math.min(...received.map((e) => e.receivedAt));
+    const rows = received.map((e) => `${e.receivedAt - t0} ${e.outcome} ${e.receivedAt}`).sort((a, b) => Number(a.split(' ')[0]) - Number(b.split(' ')[0]));
+    require('node:fs').writeFileSync('/tmp/rl-arrivals.txt', rows.join('\n'));
+  }
   assert.equal(throttled.length, 0, 'the simulator answered no 429');
   assert.ok(Math.abs(measuredTps - CONFIGURED_TPS) <= CONFIGURED_TPS * 0.1, `measured ${measuredTps} TPS`);
   assert.ok(Math.abs(sustainedTps - CONFIGURED_TPS) <= CONFIGURED_TPS * 0.1, `sustained ${sustainedTps} TPS`);
