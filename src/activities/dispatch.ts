@@ -14,6 +14,7 @@ import type { HttpResponse } from '../providers/types';
 import type { RoutingCatalog } from '../routing/catalog';
 import { writeStatusChanges } from './status';
 import { claimSubmitAttempt } from './submit-attempts';
+import type { SubmitPacer } from './submit-pacer';
 
 export interface DispatchDependencies {
   /** Where a submit attempt is marked before its request can leave (see claimSubmitAttempt). */
@@ -71,15 +72,17 @@ export class ProviderPools {
   }
 }
 
-export function createDispatchActivities(deps: DispatchDependencies, pools: ProviderPools) {
+/** `pacer` spaces this worker's submits at its provider queue's rate (see SubmitPacer). */
+export function createDispatchActivities(deps: DispatchDependencies, pools: ProviderPools, pacer: SubmitPacer) {
   return {
     /**
      * Sends one SMS to one provider, once, and classifies the answer as a typed failure; the
      * workflow decides whether to retry (transient), fail over (permanent) or hold back (ambiguous).
      */
     async submitToProvider(input: SubmitInput): Promise<SubmitResult> {
+      const startedAt = Date.now();
       // An activity still running at its start-to-close is read as ambiguous, even after the provider accepted.
-      const deadline = Date.now() + activityInfo().startToCloseTimeoutMs - SUBMITTED_WRITE_MARGIN_MS;
+      const deadline = startedAt + activityInfo().startToCloseTimeoutMs - SUBMITTED_WRITE_MARGIN_MS;
       const provider = await deps.catalog.provider(input.providerId);
       if (!provider) {
         throw ApplicationFailure.create({
@@ -96,6 +99,8 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
         credentials,
       );
       const base = new URL(provider.baseUrl);
+      // Before the claim: a worker that dies while waiting for its slot has sent nothing.
+      await pacer.waitForSlot();
       const claimed = input.unrecorded?.length ? await recordBeforeSend(deps, input.unrecorded, input.attempt) : false;
       if (!claimed) await markAboutToSend(deps.db, input);
       // Taken right before the request, with no await between: a pool replaced meanwhile is closed.
@@ -110,8 +115,8 @@ export function createDispatchActivities(deps: DispatchDependencies, pools: Prov
           path: `${base.pathname.replace(/\/$/, '')}${request.path}`,
           headers: request.headers,
           body: request.body,
-          // Given up before the activity's start-to-close: the workflow hears "ambiguous" from us.
-          signal: AbortSignal.timeout(Math.max(1_000, activityInfo().startToCloseTimeoutMs - SUBMIT_ACTIVITY_SLACK_MS)),
+          // Given up before the activity's start-to-close (the pacer's wait included): the workflow hears "ambiguous" from us.
+          signal: AbortSignal.timeout(Math.max(1_000, startedAt + activityInfo().startToCloseTimeoutMs - SUBMIT_ACTIVITY_SLACK_MS - Date.now())),
         });
         const response: HttpResponse = { statusCode: answer.statusCode, headers: answer.headers, body: await answer.body.text() };
         outcome = adapter.classifySubmitResponse(response);

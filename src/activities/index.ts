@@ -7,6 +7,7 @@ import { createReportActivities } from './reports';
 import { createRoutingActivities } from './routing';
 import { createStatusActivities } from './status';
 import { createSubmitAttemptActivities } from './submit-attempts';
+import { SubmitPacer } from './submit-pacer';
 
 /** Activities of the `router` task queue: route look-ups, status writes, submit-attempt fences, kept reports. */
 export function createRouterActivities(db: Database, catalog: RoutingCatalog, suppressions = new SuppressionList(db)) {
@@ -18,7 +19,7 @@ export function createRouterActivities(db: Database, catalog: RoutingCatalog, su
   };
 }
 
-export { createDispatchActivities, createNotifyActivities, ProviderPools, type DispatchDependencies };
+export { createDispatchActivities, createNotifyActivities, ProviderPools, SubmitPacer, type DispatchDependencies };
 
 export type RouterActivities = ReturnType<typeof createRouterActivities>;
 export type DispatchActivities = ReturnType<typeof createDispatchActivities>;

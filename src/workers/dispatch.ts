@@ -2,7 +2,7 @@ import type { DataConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createDispatchActivities, type DispatchDependencies, ProviderPools } from '../activities';
+import { createDispatchActivities, type DispatchDependencies, ProviderPools, SubmitPacer } from '../activities';
 import { providerTaskQueue, SUBMIT_ACTIVITY_SLACK_MS } from '../domain/dispatch';
 import type { Provider } from '../generated/prisma/client';
 
@@ -84,7 +84,7 @@ export class DispatchWorkers {
     const worker = await Worker.create({
       ...this.target,
       taskQueue: providerTaskQueue(provider.id),
-      activities: createDispatchActivities(this.deps, this.pools),
+      activities: createDispatchActivities(this.deps, this.pools, new SubmitPacer(rate)),
       maxTaskQueueActivitiesPerSecond: rate,
       maxConcurrentActivityTaskExecutions: provider.window,
       // A replaced or stopped worker lets its submits in flight finish: cancelling one would leave

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createDispatchActivities, ProviderPools } from '../../src/activities';
+import { createDispatchActivities, ProviderPools, SubmitPacer } from '../../src/activities';
 import { writeStatusChanges } from '../../src/activities/status';
 import { claimSubmitAttempt } from '../../src/activities/submit-attempts';
 import { loadConfig, messagePolicyFrom } from '../../src/config';
@@ -43,6 +43,8 @@ before(async () => {
   activities = createDispatchActivities(
     { db: database.db, catalog: new RoutingCatalog(database.db), suppressions: new SuppressionList(database.db), publicBaseUrl: 'http://127.0.0.1:1', submitTimeoutMs: 2_000 },
     pools,
+    // The provider's 10 TPS, as its dispatch worker would pace it.
+    new SubmitPacer(10),
   );
 });
 
