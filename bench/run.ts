@@ -2,13 +2,14 @@
 // one's figures as a table.
 //
 //   npm run bench                       every benchmark
-//   npm run bench -- end-to-end         only the ones named (route-resolution, end-to-end, dev-server-sqlite, stored-report-backlog, campaign, dlr-ack)
+//   npm run bench -- end-to-end         only the ones named (route-resolution, db-statements, end-to-end, dev-server-sqlite, stored-report-backlog, campaign, dlr-ack)
 //   npm run bench -- end-to-end --backend=embedded --messages=1000
 //                                       options: --backend (embedded, memory, postgres; default all),
 //                                       --messages, --concurrency (or BENCH_MESSAGES, BENCH_CONCURRENCY),
 //                                       --cpu-prof=<dir> (a V8 profile of each part; end-to-end and dlr-ack)
 
 import { benchCampaign } from './campaign';
+import { benchDbStatements } from './db-statements';
 import { benchDevServerSqlite } from './dev-server-sqlite';
 import { benchDlrAck } from './dlr-ack';
 import { benchEndToEnd, END_TO_END_OPTIONS } from './end-to-end';
@@ -19,6 +20,7 @@ import type { BenchOptions, BenchResult, BenchValue } from './types';
 
 const BENCHMARKS: Readonly<Record<string, (options: BenchOptions) => Promise<BenchResult>>> = {
   'route-resolution': benchRouteResolution,
+  'db-statements': benchDbStatements,
   'end-to-end': benchEndToEnd,
   'dev-server-sqlite': benchDevServerSqlite,
   'stored-report-backlog': benchStoredReportBacklog,

@@ -1,14 +1,14 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Database } from '../db/client';
+import { executeStatement, queryRows, type Database } from '../db/client';
 import { DUPLICATE_MESSAGE_FAILURE, type StatusChange } from '../domain/message';
 import { isFinalStatus, type MessageStatus } from '../domain/status';
 import { Prisma } from '../generated/prisma/client';
 
-interface FirstWriteRow {
+type FirstWriteRow = {
   /** The status of a row that belongs to another run: the duplicate. */
   readonly duplicate: MessageStatus | null;
   readonly created: boolean;
-}
+};
 
 /** What a write did beyond recording the changes. */
 export interface StatusWriteResult {
@@ -39,7 +39,9 @@ export async function writeStatusChanges(db: Database, changes: readonly StatusC
   const errorReason = last.errorCode ? (last.reason ?? null) : null;
 
   if (!first?.message) {
-    await db.$executeRaw`
+    await executeStatement(
+      db,
+      Prisma.sql`
       WITH "message" AS (
         UPDATE "Message" SET "status" = ${last.status}::"MessageStatus", "sequence" = ${last.sequence},
           "providerId" = COALESCE(${last.providerId ?? null}, "providerId"),
@@ -51,14 +53,17 @@ export async function writeStatusChanges(db: Database, changes: readonly StatusC
       INSERT INTO "MessageEvent" ("messageId", "sequence", "status", "providerId", "providerMessageId", "country",
         "errorCode", "reason", "occurredAt")
       VALUES ${Prisma.join(changes.map(eventValues))}
-      ON CONFLICT ("messageId", "sequence") DO NOTHING`;
+      ON CONFLICT ("messageId", "sequence") DO NOTHING`,
+    );
     return { claimed: false };
   }
 
   const created = first.message;
   const runId = first.runId ?? null;
   // The snapshot a statement reads is taken before it writes: "existing" is the row as it was.
-  const [row] = await db.$queryRaw<FirstWriteRow[]>`
+  const [row] = await queryRows<FirstWriteRow>(
+    db,
+    Prisma.sql`
     WITH "existing" AS (SELECT "runId", "status" FROM "Message" WHERE "id" = ${created.messageId}),
     "message" AS (
       INSERT INTO "Message" ("id", "accountId", "clientRef", "to", "from", "body", "encoding", "segments",
@@ -84,7 +89,8 @@ export async function writeStatusChanges(db: Database, changes: readonly StatusC
       WHERE NOT EXISTS (SELECT 1 FROM "existing" WHERE "runId" IS DISTINCT FROM ${runId}::text)
       ON CONFLICT ("messageId", "sequence") DO NOTHING)
     SELECT (SELECT "status" FROM "existing" WHERE "runId" IS DISTINCT FROM ${runId}::text) AS "duplicate",
-      COALESCE((SELECT "created" FROM "message"), false) AS "created"`;
+      COALESCE((SELECT "created" FROM "message"), false) AS "created"`,
+  );
   if (row?.duplicate) {
     throw ApplicationFailure.create({
       type: DUPLICATE_MESSAGE_FAILURE,

@@ -1,5 +1,6 @@
-import type { Database } from '../db/client';
+import { executeStatement, type Database } from '../db/client';
 import type { SubmitAttemptRef } from '../domain/dispatch';
+import { Prisma } from '../generated/prisma/client';
 
 /**
  * Claims a message's submit attempt on its Message row: true for whoever claims it first. The
@@ -9,9 +10,10 @@ import type { SubmitAttemptRef } from '../domain/dispatch';
  * rows to clean up; attempts are counted per message, so each new one is above every earlier one.
  */
 export async function claimSubmitAttempt(db: Database, ref: SubmitAttemptRef): Promise<boolean> {
-  const claimed = await db.$executeRaw`
-    UPDATE "Message" SET "submitAttempt" = ${ref.attempt}
-    WHERE "id" = ${ref.messageId} AND "submitAttempt" < ${ref.attempt}`;
+  const claimed = await executeStatement(
+    db,
+    Prisma.sql`UPDATE "Message" SET "submitAttempt" = ${ref.attempt} WHERE "id" = ${ref.messageId} AND "submitAttempt" < ${ref.attempt}`,
+  );
   return claimed === 1;
 }
 

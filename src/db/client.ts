@@ -1,8 +1,45 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../generated/prisma/client';
+import { Pool, type QueryResultRow } from 'pg';
+import { PrismaClient, type Prisma } from '../generated/prisma/client';
 
 export type Database = PrismaClient;
 
+/** The node-postgres pool under each client createDatabase made: the same connections Prisma uses. */
+const driverPools = new WeakMap<Database, Pool>();
+
+export class DatabaseClientError extends Error {
+  override readonly name = 'DatabaseClientError';
+}
+
 export function createDatabase(databaseUrl: string): Database {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl }) });
+  const pool = new Pool({ connectionString: databaseUrl });
+  // Prisma ends the pool on $disconnect, as it would one it made itself.
+  const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  driverPools.set(db, pool);
+  return db;
+}
+
+function driverPoolOf(db: Database): Pool {
+  const pool = driverPools.get(db);
+  if (!pool) throw new DatabaseClientError('this database client was not made by createDatabase');
+  return pool;
+}
+
+/*
+ * Statements on every message's path (status writes, the submit claim, the suppression check) go
+ * straight to node-postgres, built with Prisma.sql as before: Prisma's client spent about 135 µs of
+ * CPU on each raw statement on top of node-postgres's 48 µs (measured here, 8 at a time), and they
+ * run several times per message. Everything else stays on Prisma.
+ */
+
+/** Runs one statement; resolves with the number of rows it touched. */
+export async function executeStatement(db: Database, statement: Prisma.Sql): Promise<number> {
+  const result = await driverPoolOf(db).query(statement.text, statement.values);
+  return result.rowCount ?? 0;
+}
+
+/** Runs one query; resolves with its rows as node-postgres parses them (int8 as string, json parsed). */
+export async function queryRows<Row extends QueryResultRow>(db: Database, statement: Prisma.Sql): Promise<Row[]> {
+  const result = await driverPoolOf(db).query<Row>(statement.text, statement.values);
+  return result.rows;
 }

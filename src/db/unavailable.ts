@@ -8,7 +8,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     const fields = current as { code?: unknown; kind?: unknown; originalCode?: unknown; message?: unknown; meta?: unknown; cause?: unknown };
     if (typeof fields.code === 'string' && UNREACHABLE_CODES.has(fields.code)) return true;
     if (typeof fields.kind === 'string' && UNREACHABLE_KINDS.has(fields.kind)) return true;
-    for (const code of [fields.originalCode, fields.kind === 'postgres' ? fields.code : undefined]) {
+    // The SQLSTATE: the adapter's originalCode, or the code of node-postgres's own error (the adapter's
+    // `postgres` kind, or a statement sent past Prisma, see executeStatement).
+    for (const code of [fields.originalCode, fields.code]) {
       if (typeof code === 'string' && UNAVAILABLE_SQLSTATE.test(code)) return true;
     }
     if (typeof fields.message === 'string' && CONNECTION_LOST.test(fields.message)) return true;

@@ -1,4 +1,5 @@
-import type { Database } from '../db/client';
+import { queryRows, type Database } from '../db/client';
+import { Prisma } from '../generated/prisma/client';
 
 /** Why a number is on an account's suppression list. */
 export type SuppressionReason = 'opt_out' | 'provider' | 'manual';
@@ -38,10 +39,11 @@ export class SuppressionList {
     const now = Date.now();
     const cached = this.cache.get(key);
     if (cached && cached.expiresAt > now) return cached.suppressed;
-    const row = await this.db.suppression.findUnique({ where: { accountId_number: { accountId, number } }, select: { accountId: true } });
+    // Asked before every submit: straight to node-postgres (see executeStatement).
+    const suppressed = (await queryRows(this.db, Prisma.sql`SELECT 1 FROM "Suppression" WHERE "accountId" = ${accountId} AND "number" = ${number}`)).length > 0;
     if (this.cache.size >= MAX_CACHED_PAIRS) this.cache.clear();
-    this.cache.set(key, { suppressed: row !== null, expiresAt: now + this.cacheMs });
-    return row !== null;
+    this.cache.set(key, { suppressed, expiresAt: now + this.cacheMs });
+    return suppressed;
   }
 
   /** Adds the pair; one already there keeps its first reason (the opt-out that put it there). */

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../../src/api/server';
-import { createDatabase, type Database } from '../../src/db/client';
+import { DatabaseError } from 'pg';
+import { createDatabase, executeStatement, type Database } from '../../src/db/client';
+import { Prisma } from '../../src/generated/prisma/client';
 import { isDatabaseUnavailable } from '../../src/db/unavailable';
 import { freePort } from '../support/stack';
 
@@ -38,6 +40,18 @@ test('an unreachable database is recognised, a refused query is not', async () =
   assert.equal(isDatabaseUnavailable(Object.assign(new Error('Unique constraint failed'), { code: 'P2002' })), false);
   assert.equal(isDatabaseUnavailable({ kind: 'postgres', code: '23505' }), false);
   assert.equal(isDatabaseUnavailable(new Error('boom')), false);
+});
+
+test('so is an outage met by a statement sent past Prisma, straight to node-postgres', async () => {
+  const outage = await executeStatement(db, Prisma.sql`SELECT ${1}`).then(
+    () => assert.fail('no database answers'),
+    (error: unknown) => error,
+  );
+  assert.equal(isDatabaseUnavailable(outage), true);
+  // node-postgres's own error for a server shutting down, and for a refused statement.
+  const shutdown = Object.assign(new DatabaseError('terminating connection due to administrator command', 116, 'error'), { code: '57P01' });
+  assert.equal(isDatabaseUnavailable(shutdown), true);
+  assert.equal(isDatabaseUnavailable(Object.assign(new DatabaseError('duplicate key value violates unique constraint', 100, 'error'), { code: '23505' })), false);
 });
 
 test('a request the database cannot serve is a 503 with Retry-After, never a 500', async () => {

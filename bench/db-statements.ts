@@ -1,0 +1,71 @@
+// The message path's statements: CPU per statement in this process, sent the way the router sends
+// them (straight to node-postgres, src/db/client.ts) against the same statement through Prisma's
+// client, which is how they were sent before. Eight at a time, as a busy worker runs them; a warm-up
+// round first, so connection set-up and first-use costs stay out of the figures.
+//
+//   npm run bench -- db-statements
+
+import { randomUUID } from 'node:crypto';
+import { executeStatement, queryRows, type Database } from '../src/db/client';
+import { DEMO_ACCOUNT_ID, seedDemoAccount } from '../src/dev/seed';
+import { Prisma } from '../src/generated/prisma/client';
+import { createTestDatabase } from '../test/support/database';
+import { ratio, round } from './load';
+import type { BenchResult } from './types';
+
+const STATEMENTS = 4_000;
+const CONCURRENCY = 8;
+const MESSAGES = 50;
+
+/** CPU µs of this process per call of `call`, CONCURRENCY calls at a time. */
+async function cpuPerCall(call: (index: number) => Promise<unknown>): Promise<number> {
+  const before = process.cpuUsage();
+  let next = 0;
+  const lane = async () => {
+    for (let index = next++; index < STATEMENTS; index = next++) await call(index);
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+  const spent = process.cpuUsage(before);
+  return (spent.user + spent.system) / STATEMENTS;
+}
+
+export async function benchDbStatements(): Promise<BenchResult> {
+  const database = await createTestDatabase('bench_db_statements');
+  const db: Database = database.db;
+  try {
+    await seedDemoAccount(db);
+    const ids = Array.from({ length: MESSAGES }, () => randomUUID());
+    for (const id of ids) {
+      await db.message.create({ data: { id, accountId: DEMO_ACCOUNT_ID, to: '+4520123456', from: 'Acme', body: 'x', encoding: 'gsm7', segments: 1, status: 'routed', sequence: 1 } });
+    }
+    // The submit claim (src/activities/submit-attempts.ts), and the suppression check of every submit.
+    const claim = (index: number) =>
+      Prisma.sql`UPDATE "Message" SET "submitAttempt" = ${index} WHERE "id" = ${ids[index % MESSAGES] ?? ''} AND "submitAttempt" < ${index}`;
+    const variants = {
+      claimPrisma: (index: number) => db.$executeRaw(claim(index + STATEMENTS)),
+      claimDriver: (index: number) => executeStatement(db, claim(index + 3 * STATEMENTS)),
+      suppressionPrisma: (index: number) =>
+        db.suppression.findUnique({ where: { accountId_number: { accountId: DEMO_ACCOUNT_ID, number: `+4520${index}` } }, select: { accountId: true } }),
+      suppressionDriver: (index: number) =>
+        queryRows(db, Prisma.sql`SELECT 1 FROM "Suppression" WHERE "accountId" = ${DEMO_ACCOUNT_ID} AND "number" = ${`+4520${index}`}`),
+    };
+    for (const call of Object.values(variants)) await cpuPerCall(call);
+    const claimPrisma = await cpuPerCall(variants.claimPrisma);
+    const claimDriver = await cpuPerCall(variants.claimDriver);
+    const suppressionPrisma = await cpuPerCall(variants.suppressionPrisma);
+    const suppressionDriver = await cpuPerCall(variants.suppressionDriver);
+    return {
+      name: `db statements: ${STATEMENTS} each, ${CONCURRENCY} at a time, CPU of this process`,
+      figures: {
+        'submit claim (UPDATE), through Prisma $executeRaw (µs CPU)': round(claimPrisma, 0),
+        'submit claim (UPDATE), straight to node-postgres (µs CPU)': round(claimDriver, 0),
+        'submit claim, node-postgres / Prisma': ratio(claimDriver / claimPrisma),
+        'suppression check, Prisma findUnique (µs CPU)': round(suppressionPrisma, 0),
+        'suppression check, straight to node-postgres (µs CPU)': round(suppressionDriver, 0),
+        'suppression check, node-postgres / Prisma': ratio(suppressionDriver / suppressionPrisma),
+      },
+    };
+  } finally {
+    await database.drop();
+  }
+}
