@@ -13,6 +13,10 @@ export class DatabaseClientError extends Error {
 
 export function createDatabase(databaseUrl: string): Database {
   const pool = new Pool({ connectionString: databaseUrl });
+  // An idle connection PostgreSQL dropped (a restart) is replaced by the next query, which sees the
+  // outage if there is one; unheard, the pool's 'error' would end the process. Prisma adds its own
+  // listener only once it first connects, and statements sent past it may come first.
+  pool.on('error', () => undefined);
   // Prisma ends the pool on $disconnect, as it would one it made itself.
   const db = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   driverPools.set(db, pool);

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../../src/api/server';
-import { DatabaseError } from 'pg';
+import { Client, DatabaseError } from 'pg';
 import { createDatabase, executeStatement, type Database } from '../../src/db/client';
 import { Prisma } from '../../src/generated/prisma/client';
 import { isDatabaseUnavailable } from '../../src/db/unavailable';
+import { createTestDatabase } from '../support/database';
 import { freePort } from '../support/stack';
 
 /** A client of a PostgreSQL that is not there: its errors are the real ones of an outage. */
@@ -52,6 +53,26 @@ test('so is an outage met by a statement sent past Prisma, straight to node-post
   const shutdown = Object.assign(new DatabaseError('terminating connection due to administrator command', 116, 'error'), { code: '57P01' });
   assert.equal(isDatabaseUnavailable(shutdown), true);
   assert.equal(isDatabaseUnavailable(Object.assign(new DatabaseError('duplicate key value violates unique constraint', 100, 'error'), { code: '23505' })), false);
+});
+
+test('a connection PostgreSQL drops while idle does not end the process, and the next statement gets a new one', async () => {
+  const database = await createTestDatabase('idle_drop');
+  try {
+    // Only statements sent past Prisma: Prisma's own listener on the pool is not there yet.
+    assert.equal(await executeStatement(database.db, Prisma.sql`SELECT ${1}`), 1);
+    const admin = new Client({ connectionString: database.url });
+    await admin.connect();
+    const dropped = await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+    );
+    await admin.end();
+    assert.ok(dropped.rowCount && dropped.rowCount > 0, 'the idle connection was dropped');
+    // The pool hears of it as an 'error' event; with nobody listening, this process would have ended.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await executeStatement(database.db, Prisma.sql`SELECT ${1}`), 1);
+  } finally {
+    await database.drop();
+  }
 });
 
 test('a request the database cannot serve is a 503 with Retry-After, never a 500', async () => {
