@@ -1,4 +1,4 @@
-import { isGrpcServiceError, type Connection } from '@temporalio/client';
+import { isGrpcServiceError, type ConnectionLike } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes';
@@ -18,7 +18,7 @@ export class TemporalNotSetUpError extends Error {
 }
 
 /** The router's search attributes that the namespace does not have yet. */
-export async function missingSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+export async function missingSearchAttributes(connection: ConnectionLike, namespace: string): Promise<string[]> {
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
   return Object.values(SEARCH_ATTRIBUTES)
     .map((key) => key.name)
@@ -29,7 +29,7 @@ export async function missingSearchAttributes(connection: Connection, namespace:
  * Start-up check of the API and the workers: without the namespace every call fails, and without the
  * search attributes every workflow start does (a 500 on each submit), so neither may start.
  */
-export async function assertTemporalSetUp(connection: Connection, namespace: string): Promise<void> {
+export async function assertTemporalSetUp(connection: ConnectionLike, namespace: string): Promise<void> {
   try {
     await connection.workflowService.describeNamespace({ namespace });
   } catch (error) {
@@ -47,7 +47,7 @@ export async function assertTemporalSetUp(connection: Connection, namespace: str
 }
 
 /** Registers the namespace unless it exists. True when it was created now. */
-export async function ensureNamespace(connection: Connection, namespace: string): Promise<boolean> {
+export async function ensureNamespace(connection: ConnectionLike, namespace: string): Promise<boolean> {
   try {
     await connection.workflowService.registerNamespace({
       namespace,
@@ -65,7 +65,7 @@ export async function ensureNamespace(connection: Connection, namespace: string)
  * after they are registered; until then calls answer NotFound or InvalidArgument. Waits until a
  * visibility query over every router search attribute succeeds in the namespace.
  */
-export async function waitUntilUsable(connection: Connection, namespace: string, timeoutMs: number): Promise<void> {
+export async function waitUntilUsable(connection: ConnectionLike, namespace: string, timeoutMs: number): Promise<void> {
   const query = Object.values(SEARCH_ATTRIBUTES)
     .map((key) => `${key.name} = ''`)
     .join(' AND ');
@@ -82,7 +82,7 @@ export async function waitUntilUsable(connection: Connection, namespace: string,
 }
 
 /** Adds the router's search attributes that are missing; existing ones are left as they are. */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+export async function ensureSearchAttributes(connection: ConnectionLike, namespace: string): Promise<string[]> {
   const missing = await missingSearchAttributes(connection, namespace);
   if (missing.length > 0) {
     await connection.operatorService.addSearchAttributes({

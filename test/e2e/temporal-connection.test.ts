@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { startApi } from '../../src/api/main';
 import { loadConfig } from '../../src/config';
@@ -8,7 +8,9 @@ import { DEMO_API_KEY, seedDemoAccount } from '../../src/dev/seed';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { createLogger } from '../../src/logger';
 import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
-import { connectTemporalClient } from '../../src/temporal/connect';
+import { isGrpcCancelledError, isGrpcDeadlineError, WorkflowNotFoundError } from '@temporalio/client';
+import { connectNativeTemporalClient, connectTemporalClient } from '../../src/temporal/connect';
+import { installTemporalRuntime } from '../../src/workers/runtime';
 import { createTestDatabase } from '../support/database';
 import { freePort } from '../support/stack';
 
@@ -138,4 +140,59 @@ test("the API's close() returns while a submit waits on a Temporal that stopped 
     proxy.close();
     await database.drop();
   }
+});
+
+describe('the native client (the workers\' forwarder)', () => {
+  before(() => installTemporalRuntime());
+
+  test('signals and reads through it as through grpc-js, and it names a missing workflow as such', async () => {
+    const native = await connectNativeTemporalClient({ address: server.address, namespace: 'default', callTimeoutMs: 10_000 });
+    try {
+      // The forwarder tells a report for a message Temporal no longer has by this error.
+      await assert.rejects(native.client.workflow.getHandle('no-such-workflow').signal('deliveryReport', {}), WorkflowNotFoundError);
+      await assert.rejects(native.client.workflow.getHandle('no-such-workflow').describe(), WorkflowNotFoundError);
+    } finally {
+      await native.close();
+    }
+  });
+
+  test('a call that gets no answer ends at its deadline, whatever the native client retries', async () => {
+    const proxy = await freezableProxy(server.address);
+    const native = await connectNativeTemporalClient({ address: proxy.address, namespace: 'default', callTimeoutMs: 2_000 });
+    try {
+      proxy.freeze();
+      // The native client's own timeout, or ours if its retries outlast the deadline.
+      await assert.rejects(guard(native.client.workflow.getHandle('some-message').signal('deliveryReport', {}), 'the unanswered signal'), (error: Error) => {
+        const cause = error.cause instanceof Error ? error.cause.message : '';
+        return isGrpcDeadlineError(error) || /timeout expired/i.test(cause);
+      });
+    } finally {
+      await native.close();
+      proxy.close();
+    }
+  });
+
+  test('a call in flight ends when its AbortSignal fires, and when the client closes', async () => {
+    const proxy = await freezableProxy(server.address);
+    // Longer than the guard: only the abort and close() can end these calls in time.
+    const native = await connectNativeTemporalClient({ address: proxy.address, namespace: 'default', callTimeoutMs: 60_000 });
+    try {
+      proxy.freeze();
+      const controller = new AbortController();
+      const aborted = native.connection.withAbortSignal(controller.signal, () => native.client.workflow.getHandle('some-message').signal('deliveryReport', {}));
+      setTimeout(() => controller.abort(), 300);
+      await assert.rejects(guard(aborted, 'the aborted signal'), (error: unknown) => isGrpcCancelledError(error));
+
+      const stuck = native.client.workflow.getHandle('some-message').describe();
+      const ended = stuck.then(
+        () => 'answered',
+        (error: unknown) => (isGrpcCancelledError(error) ? 'cancelled' : `failed: ${String(error)}`),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await guard(native.close(), 'close');
+      assert.equal(await guard(ended, 'the call cut by close()'), 'cancelled');
+    } finally {
+      proxy.close();
+    }
+  });
 });
