@@ -1,10 +1,8 @@
 import { InterceptingCall, ListenerBuilder, RequesterBuilder, status, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionLike } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { payloadDataConverter } from '../codec';
 import type { Config } from '../config';
-import { BoundedNativeConnection } from './bounded-native-connection';
 
 export interface TemporalClientOptions {
   readonly address: string;
@@ -84,20 +82,5 @@ export async function connectTemporalClient(options: TemporalClientOptions): Pro
       inFlight.clear();
       await connection.close();
     },
-  };
-}
-
-/**
- * The same on the SDK's native (Rust) connection, for a process that runs workers and so has the
- * native runtime: about 0.4× the CPU per call of grpc-js (203 against 523 µs per signal, measured in
- * the issue 11 note), which tells where a forwarder sends a signal per delivery report. Deadlines and
- * close() as above (BoundedNativeConnection); a native connection is its own TCP connection.
- */
-export async function connectNativeTemporalClient(options: TemporalClientOptions): Promise<TemporalClient> {
-  const connection = new BoundedNativeConnection(await NativeConnection.connect({ address: options.address }), options.callTimeoutMs);
-  return {
-    client: new Client({ connection, namespace: options.namespace, dataConverter: options.dataConverter }),
-    connection,
-    close: () => connection.close(),
   };
 }
