@@ -49,9 +49,12 @@ test('so is an outage met by a statement sent past Prisma, straight to node-post
     (error: unknown) => error,
   );
   assert.equal(isDatabaseUnavailable(outage), true);
-  // node-postgres's own error for a server shutting down, and for a refused statement.
-  const shutdown = Object.assign(new DatabaseError('terminating connection due to administrator command', 116, 'error'), { code: '57P01' });
-  assert.equal(isDatabaseUnavailable(shutdown), true);
+  // node-postgres's own errors for a server starting up and one out of connections (read by their
+  // SQLSTATE: their words are not the lost-connection ones), and for a refused statement.
+  const startingUp = Object.assign(new DatabaseError('the database system is starting up', 100, 'error'), { code: '57P03' });
+  assert.equal(isDatabaseUnavailable(startingUp), true);
+  const full = Object.assign(new DatabaseError('sorry, too many clients already', 100, 'error'), { code: '53300' });
+  assert.equal(isDatabaseUnavailable(full), true);
   assert.equal(isDatabaseUnavailable(Object.assign(new DatabaseError('duplicate key value violates unique constraint', 100, 'error'), { code: '23505' })), false);
 });
 
