@@ -38,12 +38,16 @@ export async function benchDbStatements(): Promise<BenchResult> {
     for (const id of ids) {
       await db.message.create({ data: { id, accountId: DEMO_ACCOUNT_ID, to: '+4520123456', from: 'Acme', body: 'x', encoding: 'gsm7', segments: 1, status: 'routed', sequence: 1 } });
     }
-    // The submit claim (src/activities/submit-attempts.ts), and the suppression check of every submit.
-    const claim = (index: number) =>
-      Prisma.sql`UPDATE "Message" SET "submitAttempt" = ${index} WHERE "id" = ${ids[index % MESSAGES] ?? ''} AND "submitAttempt" < ${index}`;
+    // The submit claim (src/activities/submit-attempts.ts), each call a newer attempt so that it
+    // updates its row as a real claim does, and the suppression check of every submit.
+    let attempt = 0;
+    const claim = (index: number) => {
+      attempt += 1;
+      return Prisma.sql`UPDATE "Message" SET "submitAttempt" = ${attempt} WHERE "id" = ${ids[index % MESSAGES] ?? ''} AND "submitAttempt" < ${attempt}`;
+    };
     const variants = {
-      claimPrisma: (index: number) => db.$executeRaw(claim(index + STATEMENTS)),
-      claimDriver: (index: number) => executeStatement(db, claim(index + 3 * STATEMENTS)),
+      claimPrisma: (index: number) => db.$executeRaw(claim(index)),
+      claimDriver: (index: number) => executeStatement(db, claim(index)),
       suppressionPrisma: (index: number) =>
         db.suppression.findUnique({ where: { accountId_number: { accountId: DEMO_ACCOUNT_ID, number: `+4520${index}` } }, select: { accountId: true } }),
       suppressionDriver: (index: number) =>

@@ -31,9 +31,9 @@ function driverPoolOf(db: Database): Pool {
 
 /*
  * Statements on every message's path (status writes, the submit claim, the suppression check) go
- * straight to node-postgres, built with Prisma.sql as before: Prisma's client spent about 135 µs of
- * CPU on each raw statement on top of node-postgres's 48 µs (measured here, 8 at a time), and they
- * run several times per message. Everything else stays on Prisma.
+ * straight to node-postgres, built with Prisma.sql as before: through Prisma's client each cost 2 to
+ * 4 times the CPU (`npm run bench -- db-statements`), and they run several times per message.
+ * Everything else stays on Prisma.
  */
 
 /** Runs one statement; resolves with the number of rows it touched. */
