@@ -27,6 +27,7 @@ import { Pool } from 'undici';
 import { DEMO_API_KEY } from '../src/dev/seed';
 import { findTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-server';
+import { deliveryReportSignal } from '../src/workflows';
 import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
 import { serverUrl } from '../test/support/database';
 import { freePort } from '../test/support/stack';
@@ -43,6 +44,8 @@ const BACKGROUND_NICE = process.env.DLR_BACKGROUND_NICE === undefined ? undefine
 const API_NICE = process.env.DLR_API_NICE === undefined ? undefined : Number(process.env.DLR_API_NICE);
 /** Messages the sustained run reports on: each gets RATE × SECONDS / this many reports, its final one last. */
 const SUSTAINED_MESSAGES = 1000;
+/** Sustained messages whose histories are read for the signals the forwarder sent them. */
+const SIGNAL_SAMPLE = 50;
 /** The floor's sustained run: long enough for its p99, shorter than the router's. */
 const FLOOR_SECONDS = Math.min(SECONDS, 10);
 const FLOOR_WARM_UP_BURSTS = 3;
@@ -102,6 +105,7 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
       pause('SIGCONT');
       const sustainedFinal = await finalAfterAck(stack, sustained.finalAckAt);
       const applied = await appliedOnce(stack, [...burstTargets, ...sustainedTargets]);
+      const sustainedSignals = await signalsPerMessage(stack, sustainedTargets.slice(0, SIGNAL_SAMPLE));
       const burstLatency = ascending(burst.latencies);
       const sustainedLatency = ascending(sustained.latencies);
       const perReport = (spentMs: number | undefined, reports: number) => round(((spentMs ?? 0) * 1000) / reports, 0);
@@ -129,6 +133,7 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
           'sustained: final report ack → final status median (ms)': round(percentile(sustainedFinal, 0.5)),
           'sustained: final report ack → final status p99 (ms)': round(percentile(sustainedFinal, 0.99)),
           'sustained: API CPU per report (µs)': perReport(sustainedCpu.API, sustained.latencies.length),
+          [`sustained: delivery report signals per message / reports per message (${SIGNAL_SAMPLE} messages' histories)`]: `${round(sustainedSignals)} / ${round(sustained.latencies.length / sustainedTargets.length)}`,
           // The 2 cores' other tenants while the reports were posted: what the API competed with.
           'sustained: CPU while posting, API / worker / Temporal / router database / load generator (% of one core)': (['API', 'worker', 'Temporal server', 'PostgreSQL', 'load generator'] as const)
             .map((name) => round((sustainedCpu[name] ?? 0) / (sustained.seconds * 10), 0))
@@ -288,6 +293,20 @@ async function finalAfterAck(stack: ProcessStack, finalAckAt: ReadonlyMap<string
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+/**
+ * Mean delivery report signals in the messages' histories. The sustained run repeats one
+ * intermediate status before the final one, and a repeat of the status a message shows is settled
+ * without a signal (src/reconciler/delivery-reports.ts): the forwarder's work is signals, not reports.
+ */
+async function signalsPerMessage(stack: ProcessStack, targets: readonly Target[]): Promise<number> {
+  let signals = 0;
+  for (const target of targets) {
+    const history = await stack.temporal.workflow.getHandle(target.id).fetchHistory();
+    signals += (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === deliveryReportSignal.name).length;
+  }
+  return signals / targets.length;
 }
 
 async function inboxSettled(stack: ProcessStack): Promise<void> {

@@ -24,11 +24,15 @@ interface ClaimedReport {
   lastError: string | null;
 }
 
-/** What the Message row says, where there is one. */
+/** What the Message row says, where there is one: its status and the provider and part it names. */
 interface KnownMessage {
   id: string;
   status: MessageStatus;
+  providerId: string | null;
+  providerMessageId: string | null;
 }
+
+const KNOWN_MESSAGE = { id: true, status: true, providerId: true, providerMessageId: true } as const;
 
 export interface ReconcilerOptions {
   /** How often it looks for work when no notification woke it. */
@@ -209,7 +213,7 @@ export class DeliveryReportReconciler {
   private async messagesOf(rows: readonly ClaimedReport[]): Promise<Map<string, KnownMessage>> {
     const ids = [...new Set(rows.flatMap((row) => (row.messageId !== null && isMessageId(row.messageId) ? [row.messageId] : [])))];
     if (ids.length === 0) return new Map();
-    const found = await this.db.message.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });
+    const found = await this.db.message.findMany({ where: { id: { in: ids } }, select: KNOWN_MESSAGE });
     return new Map(found.map((message) => [message.id, message]));
   }
 
@@ -258,6 +262,7 @@ export class DeliveryReportReconciler {
       if (message.status === 'unknown') await this.applyLateReport(message.id, row.providerId, report);
       return SETTLED;
     }
+    if ('status' in message && repeatsShownStatus(message, row.providerId, report)) return SETTLED;
     try {
       await this.temporal.workflow.getHandle(message.id).signal(deliveryReportSignal, { providerId: row.providerId, report });
     } catch (error) {
@@ -277,7 +282,7 @@ export class DeliveryReportReconciler {
   private async messageFor(providerId: string, report: DeliveryReport): Promise<KnownMessage | undefined> {
     const message = await this.db.message.findFirst({
       where: { providerId, providerMessageId: report.providerMessageId },
-      select: { id: true, status: true },
+      select: KNOWN_MESSAGE,
     });
     return message ?? undefined;
   }
@@ -386,6 +391,23 @@ export class DeliveryReportReconciler {
 }
 
 /** An error as a short reason for the row and the log: messages may quote what they failed on. */
+/**
+ * An intermediate report of the status its message shows, for the provider and part that status
+ * came from. Only the workflow writes an intermediate status, once it applied such a report in the
+ * attempt it awaits, and it ignores the same status for the same part after that (or keeps it
+ * unread, if the attempt has just ended, to no effect): its signal would change nothing. Providers
+ * repeat intermediate reports (each retry of an SMSC, a handset out of coverage), and each signal is
+ * a workflow task.
+ */
+function repeatsShownStatus(message: KnownMessage, providerId: string, report: DeliveryReport): boolean {
+  return (
+    !isFinalReportStatus(report.status) &&
+    message.status === report.status &&
+    message.providerId === providerId &&
+    message.providerMessageId === report.providerMessageId
+  );
+}
+
 function reasonOf(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
   const text = error instanceof Error ? `${error.name}: ${error.message}${cause}` : String(error);

@@ -406,6 +406,35 @@ describe('the delivery report inbox', () => {
     await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
   });
 
+  test('a repeat of the intermediate status a message shows is settled without a signal; any other report is signalled', async () => {
+    stack.simulator.configure('reports', { dlrDelayMs: 600_000 });
+    try {
+      const id = await send({ to: '+4560400001' });
+      const { providerMessageId } = await whenSubmitted(id);
+      const forwarded = async (status: string, part = providerMessageId) => {
+        assert.equal(await postDlr('reports', { id: part, reference: id, status }), 200);
+        await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
+      };
+      await forwarded('enroute');
+      await eventually(async () => ((await view(id)).status === 'enroute' ? true : undefined));
+      await forwarded('enroute');
+      await forwarded('enroute');
+      // The same status for a part the message does not show, and a status it does not show.
+      await forwarded('enroute', 'another-part');
+      await forwarded('buffered');
+      await forwarded('delivered');
+      const message = await settled(id);
+      assert.deepEqual(statuses(message), ['accepted', 'routed@reports', 'submitted@reports', 'enroute@reports', 'buffered@reports', 'delivered@reports']);
+      const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
+      const signals = (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'deliveryReport');
+      assert.equal(signals.length, 4, 'signalled: the first enroute, enroute for another part, buffered, delivered');
+      // Every report settled, the skipped ones too (and the other part's, which the workflow kept unread).
+      await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
+    } finally {
+      stack.simulator.configure('reports', { dlrDelayMs: 200 });
+    }
+  });
+
   test("one message's reports are forwarded in the order received, each applied once even when forwarded twice", async () => {
     stack.simulator.configure('reports', { dlrDelayMs: 600_000 });
     const ids = await Promise.all(Array.from({ length: 20 }, (_, index) => send({ to: `+4560${String(300000 + index)}` })));
