@@ -37,6 +37,12 @@ const KNOWN_MESSAGE = { id: true, status: true, providerId: true, providerMessag
 export interface ReconcilerOptions {
   /** How often it looks for work when no notification woke it. */
   readonly intervalMs: number;
+  /**
+   * While wake-ups keep coming, the least time from one pass's start to the next one's. Every inbox
+   * flush notifies, a few hundred a second under load, and each pass costs its claim and its
+   * outcome writes whatever it carries: spaced, a pass carries what many flushes wrote.
+   */
+  readonly passSpacingMs: number;
   /** A report still matching no message after this long is parked (it stays stored). */
   readonly giveUpAfterMs: number;
   /** How long a report that could not be settled waits before its second try; each later wait doubles. */
@@ -140,13 +146,19 @@ export class DeliveryReportReconciler {
     this.logger.warn({ reconciler: this.instance }, 'delivery report reconciler stopped mid-pass; the reports it held are retried when their lease runs out');
   }
 
-  /** Passes until one finds less than a full batch and nothing woke it meanwhile: a backlog drains at once. */
+  /**
+   * Passes until one finds less than a full batch and nothing woke it meanwhile: a backlog drains at
+   * once, and reports that keep coming are taken passSpacingMs apart.
+   */
   private async drain(): Promise<void> {
     let full: boolean;
     do {
       this.woken = false;
+      const started = Date.now();
       const [reports, inbound] = await Promise.all([this.runOnce(), this.options.inbound?.runOnce() ?? 0]);
       full = reports >= BATCH || (this.options.inbound !== undefined && inbound >= this.options.inbound.batch);
+      const spacing = started + this.options.passSpacingMs - Date.now();
+      if (!full && this.woken && !this.stopping && spacing > 0) await new Promise((resolve) => setTimeout(resolve, spacing));
     } while (!this.stopping && (full || this.woken));
   }
 

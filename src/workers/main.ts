@@ -30,6 +30,8 @@ export interface RunningWorkers {
 const PROVIDER_SYNC_MS = 1000;
 /** How often the forwarder looks at the inbox when no notification woke it (a report's backoff ending, a lost notification). */
 const RECONCILE_EVERY_MS = 1000;
+/** At most 40 forwarder passes a second under a stream of reports; a lone report is forwarded at once. */
+const RECONCILE_PASS_SPACING_MS = 25;
 /**
  * A report that could not be settled waits 5 s, then twice as long each time up to 10 min; after
  * 12 failed tries (about 50 minutes) it is parked. Temporal being down for longer parks reports too:
@@ -128,6 +130,7 @@ export async function startWorkers(
   });
   const reconciler = new DeliveryReportReconciler(forwarderDb, reconcilerTemporal.client, logger, {
     intervalMs: RECONCILE_EVERY_MS,
+    passSpacingMs: RECONCILE_PASS_SPACING_MS,
     giveUpAfterMs: UNMATCHED_REPORT_GIVE_UP_MS,
     ...RECONCILE_RETRY,
     leaseMs: RECONCILE_LEASE_MS,

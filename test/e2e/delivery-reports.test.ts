@@ -452,6 +452,7 @@ describe('the delivery report inbox', () => {
         () =>
           new DeliveryReportReconciler(stack.db, jitteringClient(), pino({ level: 'silent' }), {
             intervalMs: 50,
+            passSpacingMs: 25,
             giveUpAfterMs: 60_000,
             retryDelayMs: 100,
             maxRetryDelayMs: 1000,

@@ -101,6 +101,7 @@ function countingClient(connection: ConnectionLike, signals: Map<string, number>
 
 const reconcilerOptions: ReconcilerOptions = {
   intervalMs: 200,
+  passSpacingMs: 25,
   giveUpAfterMs: 24 * 3600_000,
   retryDelayMs: 100,
   maxRetryDelayMs: 1000,

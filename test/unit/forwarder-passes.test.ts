@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, mock, test } from 'node:test';
+import type { Client } from '@temporalio/client';
+import pino from 'pino';
+import type { Database } from '../../src/db/client';
+import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
+import { DeliveryReportReconciler } from '../../src/reconciler/delivery-reports';
+
+const PASS_SPACING_MS = 25;
+
+/** An inbox that is always empty, whose claims finish when the test says. */
+function emptyInbox(): { db: Database; claims: () => number; finishClaims: () => void } {
+  let claims = 0;
+  let pending: (() => void)[] = [];
+  const db = {
+    $executeRaw: () => 'advisory lock',
+    $queryRaw: () => 'claim',
+    $transaction: async () => {
+      claims += 1;
+      await new Promise<void>((resolve) => pending.push(resolve));
+      return [0, []];
+    },
+  } as unknown as Database;
+  const finishClaims = () => {
+    const finishing = pending;
+    pending = [];
+    finishing.forEach((resolve) => resolve());
+  };
+  return { db, claims: () => claims, finishClaims };
+}
+
+function forwarder(db: Database): DeliveryReportReconciler {
+  return new DeliveryReportReconciler(db, {} as Client, pino({ level: 'silent' }), {
+    intervalMs: 1000,
+    passSpacingMs: PASS_SPACING_MS,
+    giveUpAfterMs: 60_000,
+    retryDelayMs: 100,
+    maxRetryDelayMs: 1000,
+    maxAttempts: 3,
+    leaseMs: 60_000,
+    drainTimeoutMs: 1000,
+    policy: DEFAULT_MESSAGE_POLICY,
+  });
+}
+
+/** Lets the promise chains the last step started run to where they wait on a (mocked) timer. */
+async function settle(): Promise<void> {
+  for (let turn = 0; turn < 10; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] }));
+afterEach(() => mock.timers.reset());
+
+test('wake-ups during a pass bring one more pass, passSpacingMs after the last one started; a lone wake-up passes at once', async () => {
+  const inbox = emptyInbox();
+  const reconciler = forwarder(inbox.db);
+  reconciler.wake();
+  await settle();
+  assert.equal(inbox.claims(), 1);
+
+  // Flushes notify while the pass runs: they are carried by one later pass.
+  for (let flush = 0; flush < 5; flush += 1) reconciler.wake();
+  mock.timers.tick(10);
+  inbox.finishClaims();
+  await settle();
+  assert.equal(inbox.claims(), 1, 'the next pass waits out the spacing');
+  mock.timers.tick(PASS_SPACING_MS - 10 - 1);
+  await settle();
+  assert.equal(inbox.claims(), 1);
+  mock.timers.tick(1);
+  await settle();
+  assert.equal(inbox.claims(), 2, 'one pass for all five wake-ups');
+
+  // Nothing woke it during that pass: the drain ends, and the next wake-up passes without waiting.
+  inbox.finishClaims();
+  await settle();
+  mock.timers.tick(PASS_SPACING_MS * 4);
+  await settle();
+  assert.equal(inbox.claims(), 2);
+  reconciler.wake();
+  await settle();
+  assert.equal(inbox.claims(), 3);
+  inbox.finishClaims();
+  await reconciler.stop();
+});
