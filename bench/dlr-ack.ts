@@ -105,7 +105,8 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
       pause('SIGCONT');
       const sustainedFinal = await finalAfterAck(stack, sustained.finalAckAt);
       const applied = await appliedOnce(stack, [...burstTargets, ...sustainedTargets]);
-      const sustainedSignals = await signalsPerMessage(stack, sustainedTargets.slice(0, SIGNAL_SAMPLE));
+      // Spread over the round: a message late in it gets its reports while the forwarder is furthest behind.
+      const sustainedSignals = await signalsPerMessage(stack, sustainedTargets.filter((_, index) => index % Math.ceil(sustainedTargets.length / SIGNAL_SAMPLE) === 0));
       const burstLatency = ascending(burst.latencies);
       const sustainedLatency = ascending(sustained.latencies);
       const perReport = (spentMs: number | undefined, reports: number) => round(((spentMs ?? 0) * 1000) / reports, 0);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { LRUCache } from 'lru-cache';
 import { forEachInOrderPerKey, settlesWithin } from '../concurrency';
 import type { Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
@@ -78,6 +79,8 @@ const SETTLE_CONCURRENCY = 32;
 /** Serialises claims between forwarders, so that none claims a report while another holds an earlier one of its key. */
 const CLAIM_LOCK = 'smsrouter.delivery-report-claim';
 const REASON_LENGTH = 500;
+/** Intermediate reports whose signal this forwarder remembers (a few MB): enough for a backlog's repeats. */
+const SIGNALLED_KEPT = 50_000;
 const SETTLED: Outcome = { kind: 'settled' };
 
 /**
@@ -106,6 +109,13 @@ export class DeliveryReportReconciler {
   private woken = false;
   /** One per report being settled, so that stop() can cancel their Temporal calls. */
   private readonly inFlight = new Set<AbortController>();
+  /**
+   * Intermediate reports this forwarder signalled (message, provider, part, status). A message's
+   * reports are signalled in order, so the workflow has such a report before any repeat of it, and
+   * ignores the repeat: the repeat is settled without a signal. While the forwarder is behind, the
+   * Message row does not show the status yet (repeatsShownStatus), and providers repeat reports.
+   */
+  private readonly signalledIntermediate = new LRUCache<string, true>({ max: SIGNALLED_KEPT });
 
   constructor(
     private readonly db: Database,
@@ -275,6 +285,8 @@ export class DeliveryReportReconciler {
       return SETTLED;
     }
     if ('status' in message && repeatsShownStatus(message, row.providerId, report)) return SETTLED;
+    const intermediate = isFinalReportStatus(report.status) ? undefined : [message.id, row.providerId, report.providerMessageId, report.status].join('\n');
+    if (intermediate !== undefined && this.signalledIntermediate.has(intermediate)) return SETTLED;
     try {
       await this.temporal.workflow.getHandle(message.id).signal(deliveryReportSignal, { providerId: row.providerId, report });
     } catch (error) {
@@ -282,7 +294,9 @@ export class DeliveryReportReconciler {
       // Neither a workflow nor a Message row: a message we do not know (yet).
       if (!('status' in message)) return this.unmatched(row);
       await this.applyLateReport(message.id, row.providerId, report);
+      return SETTLED;
     }
+    if (intermediate !== undefined) this.signalledIntermediate.set(intermediate, true);
     return SETTLED;
   }
 

@@ -11,7 +11,7 @@ import { ApiMetrics } from '../../src/api/metrics';
 import { installErrorHandling } from '../../src/api/server';
 import { messagePolicyFrom } from '../../src/config';
 import { DeliveryReportInbox } from '../../src/inbox/delivery-reports';
-import { DeliveryReportReconciler } from '../../src/reconciler/delivery-reports';
+import { DeliveryReportReconciler, type ReconcilerOptions } from '../../src/reconciler/delivery-reports';
 import { DEMO_API_KEY } from '../../src/dev/seed';
 import type { ClientNotification } from '../../src/domain/message';
 import { ProviderWebhookAdmin, type ProviderWebhooksView } from '../../src/routing/provider-webhooks';
@@ -83,6 +83,21 @@ async function postDlr(provider: string, payload: unknown, secret = credentials.
   });
   await response.body.dump();
   return response.statusCode;
+}
+
+/** A forwarder of the test's own (the workers' is stopped), quick to retry. */
+function forwarderOptions(): ReconcilerOptions {
+  return {
+    intervalMs: 50,
+    passSpacingMs: 25,
+    giveUpAfterMs: 60_000,
+    retryDelayMs: 100,
+    maxRetryDelayMs: 1000,
+    maxAttempts: 5,
+    leaseMs: 60_000,
+    drainTimeoutMs: 5000,
+    policy: messagePolicyFrom(stack.config),
+  };
 }
 
 before(async () => {
@@ -435,6 +450,33 @@ describe('the delivery report inbox', () => {
     }
   });
 
+  test('repeats of an intermediate report taken in one pass with it, before the message shows it, are settled without a signal', async () => {
+    stack.simulator.configure('reports', { dlrDelayMs: 600_000 });
+    const id = await send({ to: '+4560400002' });
+    const { providerMessageId } = await whenSubmitted(id);
+    await stack.workers.reconciler.stop();
+    try {
+      for (const status of ['enroute', 'enroute', 'enroute', 'delivered']) {
+        assert.equal(await postDlr('reports', { id: providerMessageId, reference: id, status }), 200);
+      }
+      const forwarder = new DeliveryReportReconciler(stack.db, stack.temporal, pino({ level: 'silent' }), forwarderOptions());
+      forwarder.start();
+      try {
+        const message = await settled(id);
+        assert.deepEqual(statuses(message), ['accepted', 'routed@reports', 'submitted@reports', 'enroute@reports', 'delivered@reports']);
+        const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
+        const signals = (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'deliveryReport');
+        assert.equal(signals.length, 2, 'signalled: the first enroute and delivered');
+        await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
+      } finally {
+        await forwarder.stop();
+      }
+    } finally {
+      await stack.restartWorkers();
+      stack.simulator.configure('reports', { dlrDelayMs: 200 });
+    }
+  });
+
   test("one message's reports are forwarded in the order received, each applied once even when forwarded twice", async () => {
     stack.simulator.configure('reports', { dlrDelayMs: 600_000 });
     const ids = await Promise.all(Array.from({ length: 20 }, (_, index) => send({ to: `+4560${String(300000 + index)}` })));
@@ -450,17 +492,7 @@ describe('the delivery report inbox', () => {
       }
       const forwarders = [0, 1].map(
         () =>
-          new DeliveryReportReconciler(stack.db, jitteringClient(), pino({ level: 'silent' }), {
-            intervalMs: 50,
-            passSpacingMs: 25,
-            giveUpAfterMs: 60_000,
-            retryDelayMs: 100,
-            maxRetryDelayMs: 1000,
-            maxAttempts: 5,
-            leaseMs: 60_000,
-            drainTimeoutMs: 5000,
-            policy: messagePolicyFrom(stack.config),
-          }),
+          new DeliveryReportReconciler(stack.db, jitteringClient(), pino({ level: 'silent' }), forwarderOptions()),
       );
       for (const forwarder of forwarders) forwarder.start();
       try {
