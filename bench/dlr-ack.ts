@@ -301,8 +301,9 @@ async function finalAfterAck(stack: ProcessStack, finalAckAt: ReadonlyMap<string
 
 /**
  * Mean delivery report signals in the messages' histories. The sustained run repeats one
- * intermediate status before the final one, and a repeat of the status a message shows is settled
- * without a signal (src/reconciler/delivery-reports.ts): the forwarder's work is signals, not reports.
+ * intermediate status before the final one, and a repeat (the message shows it, or the forwarder
+ * signalled it) is settled without a signal (src/reconciler/delivery-reports.ts): the forwarder's
+ * work is signals, not reports.
  */
 async function signalsPerMessage(stack: ProcessStack, targets: readonly Target[]): Promise<number> {
   let signals = 0;

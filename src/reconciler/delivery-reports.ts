@@ -113,7 +113,7 @@ export class DeliveryReportReconciler {
    * Intermediate reports this forwarder signalled (message, provider, part, status). A message's
    * reports are signalled in order, so the workflow has such a report before any repeat of it, and
    * ignores the repeat: the repeat is settled without a signal. While the forwarder is behind, the
-   * Message row does not show the status yet (repeatsShownStatus), and providers repeat reports.
+   * Message row does not show the status yet (showsStatusOf), and providers repeat reports.
    */
   private readonly signalledIntermediate = new LRUCache<string, true>({ max: SIGNALLED_KEPT });
 
@@ -284,9 +284,9 @@ export class DeliveryReportReconciler {
       if (message.status === 'unknown') await this.applyLateReport(message.id, row.providerId, report);
       return SETTLED;
     }
-    if ('status' in message && repeatsShownStatus(message, row.providerId, report)) return SETTLED;
+    // A repeat of an intermediate report: the message shows its status, or this forwarder signalled it.
     const intermediate = isFinalReportStatus(report.status) ? undefined : [message.id, row.providerId, report.providerMessageId, report.status].join('\n');
-    if (intermediate !== undefined && this.signalledIntermediate.has(intermediate)) return SETTLED;
+    if (intermediate !== undefined && (('status' in message && showsStatusOf(message, row.providerId, report)) || this.signalledIntermediate.has(intermediate))) return SETTLED;
     try {
       await this.temporal.workflow.getHandle(message.id).signal(deliveryReportSignal, { providerId: row.providerId, report });
     } catch (error) {
@@ -416,24 +416,19 @@ export class DeliveryReportReconciler {
   }
 }
 
-/** An error as a short reason for the row and the log: messages may quote what they failed on. */
 /**
- * An intermediate report of the status its message shows, for the provider and part that status
+ * The message shows the status of this intermediate report, for the provider and part that status
  * came from. Only the workflow writes an intermediate status, once it applied such a report in the
  * attempt it awaits, and it ignores the same status for the same part after that (or keeps it
- * unread, if the attempt has just ended, to no effect): its signal would change nothing. Providers
+ * unread, if the attempt has just ended, to no effect): a signal would change nothing. Providers
  * repeat intermediate reports (each retry of an SMSC, a handset out of coverage), and each signal is
  * a workflow task.
  */
-function repeatsShownStatus(message: KnownMessage, providerId: string, report: DeliveryReport): boolean {
-  return (
-    !isFinalReportStatus(report.status) &&
-    message.status === report.status &&
-    message.providerId === providerId &&
-    message.providerMessageId === report.providerMessageId
-  );
+function showsStatusOf(message: KnownMessage, providerId: string, report: DeliveryReport): boolean {
+  return message.status === report.status && message.providerId === providerId && message.providerMessageId === report.providerMessageId;
 }
 
+/** An error as a short reason for the row and the log: messages may quote what they failed on. */
 function reasonOf(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
   const text = error instanceof Error ? `${error.name}: ${error.message}${cause}` : String(error);
