@@ -13,6 +13,7 @@ import { messagePolicyFrom } from '../../src/config';
 import { DeliveryReportInbox } from '../../src/inbox/delivery-reports';
 import { DeliveryReportReconciler, type ReconcilerOptions } from '../../src/reconciler/delivery-reports';
 import { DEMO_API_KEY } from '../../src/dev/seed';
+import { deliveryReportSignal } from '../../src/workflows';
 import type { ClientNotification } from '../../src/domain/message';
 import { ProviderWebhookAdmin, type ProviderWebhooksView } from '../../src/routing/provider-webhooks';
 import { eventually, startStack, type TestStack } from '../support/stack';
@@ -83,6 +84,17 @@ async function postDlr(provider: string, payload: unknown, secret = credentials.
   });
   await response.body.dump();
   return response.statusCode;
+}
+
+/** The delivery report signals in the message's workflow history. */
+async function deliveryReportSignals(id: string): Promise<number> {
+  const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
+  return (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === deliveryReportSignal.name).length;
+}
+
+/** Once no report of the message is left to settle in the inbox. */
+async function inboxSettledFor(id: string): Promise<void> {
+  await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
 }
 
 /** A forwarder of the test's own (the workers' is stopped), quick to retry. */
@@ -418,7 +430,7 @@ describe('the delivery report inbox', () => {
     const message = await settled(id);
     stack.simulator.configure('reports', { dlrDelayMs: 200 });
     assert.deepEqual(statuses(message), ['accepted', 'routed@reports', 'submitted@reports', 'delivered@reports']);
-    await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
+    await inboxSettledFor(id);
   });
 
   test('a repeat of the intermediate status a message shows is settled without a signal; any other report is signalled', async () => {
@@ -428,7 +440,7 @@ describe('the delivery report inbox', () => {
       const { providerMessageId } = await whenSubmitted(id);
       const forwarded = async (status: string, part = providerMessageId) => {
         assert.equal(await postDlr('reports', { id: part, reference: id, status }), 200);
-        await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
+        await inboxSettledFor(id);
       };
       await forwarded('enroute');
       await eventually(async () => ((await view(id)).status === 'enroute' ? true : undefined));
@@ -440,11 +452,9 @@ describe('the delivery report inbox', () => {
       await forwarded('delivered');
       const message = await settled(id);
       assert.deepEqual(statuses(message), ['accepted', 'routed@reports', 'submitted@reports', 'enroute@reports', 'buffered@reports', 'delivered@reports']);
-      const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
-      const signals = (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'deliveryReport');
-      assert.equal(signals.length, 4, 'signalled: the first enroute, enroute for another part, buffered, delivered');
+      assert.equal(await deliveryReportSignals(id), 4, 'signalled: the first enroute, enroute for another part, buffered, delivered');
       // Every report settled, the skipped ones too (and the other part's, which the workflow kept unread).
-      await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
+      await inboxSettledFor(id);
     } finally {
       stack.simulator.configure('reports', { dlrDelayMs: 200 });
     }
@@ -464,10 +474,8 @@ describe('the delivery report inbox', () => {
       try {
         const message = await settled(id);
         assert.deepEqual(statuses(message), ['accepted', 'routed@reports', 'submitted@reports', 'enroute@reports', 'delivered@reports']);
-        const history = await stack.temporal.workflow.getHandle(id).fetchHistory();
-        const signals = (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'deliveryReport');
-        assert.equal(signals.length, 2, 'signalled: the first enroute and delivered');
-        await eventually(async () => ((await stack.db.deliveryReport.count({ where: { messageId: id, processedAt: null } })) === 0 ? true : undefined));
+        assert.equal(await deliveryReportSignals(id), 2, 'signalled: the first enroute and delivered');
+        await inboxSettledFor(id);
       } finally {
         await forwarder.stop();
       }
