@@ -1,53 +1,7 @@
 // CPU time of OS processes, read from /proc: what a benchmark run cost each part of the system.
-import { readdirSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { readFileSync } from 'node:fs';
 import type { Pool } from 'pg';
-
-/** Linux's USER_HZ: /proc reports CPU time in ticks of 1/100 s on every architecture Node runs on. */
-const TICKS_PER_SECOND = 100;
-
-interface ProcStat {
-  readonly pid: number;
-  readonly ppid: number;
-  /** utime + stime, in milliseconds. */
-  readonly cpuMs: number;
-}
-
-/** One /proc/<pid>/stat; undefined once the process is gone. */
-function procStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name may hold spaces and parentheses: the fields start after its last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const [ppid, utime, stime] = [fields[1], fields[11], fields[12]].map(Number);
-  return { pid, ppid: ppid ?? 0, cpuMs: (((utime ?? 0) + (stime ?? 0)) * 1000) / TICKS_PER_SECOND };
-}
-
-function allProcesses(): ProcStat[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .map((name) => procStat(Number(name)))
-    .filter((stat): stat is ProcStat => stat !== undefined);
-}
-
-/** The process and every descendant (a server may fork helpers), by pid. */
-function treeOf(root: number, processes: readonly ProcStat[]): ProcStat[] {
-  const inTree = new Set([root]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const stat of processes) {
-      if (!inTree.has(stat.pid) && inTree.has(stat.ppid)) {
-        inTree.add(stat.pid);
-        grew = true;
-      }
-    }
-  }
-  return processes.filter((stat) => inTree.has(stat.pid));
-}
+import { allProcesses, TICKS_PER_SECOND, treeOf, type ProcStat } from '../src/dev/process-tree';
 
 /** Where a group's processes are found at each reading. */
 export type ProcessGroup =
@@ -108,26 +62,4 @@ export function readMachineCpu(): MachineCpu {
 
 export function machineCpuSpent(before: MachineCpu, after: MachineCpu): MachineCpu {
   return { busyMs: after.busyMs - before.busyMs, idleMs: after.idleMs - before.idleMs, stolenMs: after.stolenMs - before.stolenMs };
-}
-
-/**
- * Sets the nice value of a process, its descendants and every one of their threads: Linux keeps a
- * nice value per thread, and a process's threads started before the change keep their own.
- */
-export function reniceTree(root: number, nice: number): void {
-  for (const { pid } of treeOf(root, allProcesses())) {
-    let threads: string[];
-    try {
-      threads = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const thread of threads) {
-      try {
-        setPriority(Number(thread), nice);
-      } catch {
-        // A thread that ended meanwhile.
-      }
-    }
-  }
 }

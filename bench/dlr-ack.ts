@@ -25,13 +25,14 @@ import { fork } from 'node:child_process';
 import { Pool as PgPool } from 'pg';
 import { Pool } from 'undici';
 import { DEMO_API_KEY } from '../src/dev/seed';
+import { reniceTree } from '../src/dev/process-tree';
 import { findTemporalCli } from '../src/dev/temporal-cli';
 import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { deliveryReportSignal } from '../src/workflows';
 import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
 import { serverUrl } from '../test/support/database';
 import { freePort } from '../test/support/stack';
-import { cpuSpent, machineCpuSpent, readCpu, readMachineCpu, reniceTree, type MachineCpu, type ProcessGroup } from './cpu';
+import { cpuSpent, machineCpuSpent, readCpu, readMachineCpu, type MachineCpu, type ProcessGroup } from './cpu';
 import { ascending, percentile, positiveIntegerFromEnv, ratio, round } from './load';
 import type { BenchOptions, BenchResult } from './types';
 

@@ -10,13 +10,14 @@ import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { z } from 'zod';
 import { DEFAULT_TEMPORAL_SERVER_PORTS, startTemporalPostgresServer } from './temporal-postgres';
-import { describeExit, PartProcess, PartStartError, type PartName } from './parts';
+import { DEFAULT_BACKGROUND_NICE, describeExit, PartProcess, PartStartError, type PartName } from './parts';
 import { MigrationError } from './migrate';
 import { runSetup } from './setup';
 import { ConfigError, loadConfig, type Config } from '../src/config';
 import { createDatabase } from '../src/db/client';
 import { DEMO_API_KEY, DEMO_PROVIDERS, exportDemoCredentials, seedDemo } from '../src/dev/seed';
 import { findTemporalCli, findTemporalTool, TEMPORAL_SERVER, TEMPORAL_SQL_TOOL, TEMPORAL_UI_SERVER } from '../src/dev/temporal-cli';
+import { reniceTree } from '../src/dev/process-tree';
 import { canConnect, startTemporalDevServer, type DevServer } from '../src/dev/temporal-server';
 import { TemporalNotSetUpError } from '../src/temporal/namespace';
 
@@ -25,6 +26,8 @@ const startConfigSchema = z.object({
   TEMPORAL_UI_PORT: z.coerce.number().int().min(0).max(65535).default(8233),
   /** The embedded dev server's state file. */
   TEMPORAL_DEV_DB: z.string().min(1).default(resolve(__dirname, '../.data/temporal.db')),
+  /** The nice value of the workers and of the Temporal server it starts (BACKGROUND_PARTS); 0 = the API's own. */
+  BACKGROUND_NICE: z.coerce.number().int().min(0).max(19).default(DEFAULT_BACKGROUND_NICE),
 });
 
 /**
@@ -37,6 +40,12 @@ const STOP_ORDER: readonly PartName[] = ['api', 'workers', 'simulator'];
 /** Started in these steps: the API takes traffic only once something can route and deliver it. */
 const START_STEPS: readonly (readonly PartName[])[] = [['simulator', 'workers'], ['api']];
 const PART_NAMES: readonly PartName[] = START_STEPS.flat();
+/**
+ * The parts that yield the CPU to the API on a machine they share, with the Temporal server: a
+ * provider waits on the API's acknowledgement of its delivery report and a client on its submit,
+ * while nobody waits on a workflow task that runs a few milliseconds later (bench dlr-ack).
+ */
+const BACKGROUND_PARTS: readonly PartName[] = ['workers'];
 
 type TemporalShape = 'dev' | 'server';
 
@@ -56,10 +65,17 @@ class Supervisor {
   private temporal: DevServer | undefined;
   private stopping: Promise<void> | undefined;
 
+  /** BACKGROUND_NICE, once the configuration is read. */
+  backgroundNice = 0;
+
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   useTemporal(server: DevServer): void {
     this.temporal = server;
+    if (server.pid !== undefined && this.backgroundNice > 0) {
+      reniceTree(server.pid, this.backgroundNice);
+      say(`Temporal server running (pid ${server.pid}, nice ${this.backgroundNice})`);
+    }
     // Ctrl-C came while it was starting: the stop did not know about it.
     if (this.stopping) void this.stopping.then(() => server.stop(STOP_GRACE_MS.temporal));
     void server.exited.then(() => {
@@ -72,10 +88,11 @@ class Supervisor {
   async startPart(name: PartName): Promise<void> {
     if (this.stopping) return;
     const width = Math.max(...PART_NAMES.map((part) => part.length));
-    const part = new PartProcess(name, { env: this.env, onLine: (line) => process.stdout.write(`${name.padEnd(width)} | ${line}\n`) });
+    const nice = BACKGROUND_PARTS.includes(name) ? this.backgroundNice : 0;
+    const part = new PartProcess(name, { env: this.env, nice, onLine: (line) => process.stdout.write(`${name.padEnd(width)} | ${line}\n`) });
     this.parts.set(name, part);
     await part.start();
-    say(`${name} running (pid ${part.pid})`);
+    say(`${name} running (pid ${part.pid}${nice > 0 ? `, nice ${nice}` : ''})`);
     void part.exited.then((exit) => {
       if (this.stopping) return;
       say(`${name} exited (${describeExit(exit)}); stopping the rest`);
@@ -141,7 +158,8 @@ async function main(supervisor: Supervisor): Promise<void> {
   const config = loadConfig();
   const parsed = startConfigSchema.safeParse(process.env);
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
-  const { TEMPORAL_UI_PORT: uiPort, TEMPORAL_DEV_DB: devDbFile } = parsed.data;
+  const { TEMPORAL_UI_PORT: uiPort, TEMPORAL_DEV_DB: devDbFile, BACKGROUND_NICE: backgroundNice } = parsed.data;
+  supervisor.backgroundNice = backgroundNice;
 
   let stopRequests = 0;
   const onSignal = () => {

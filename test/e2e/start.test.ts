@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { DEFAULT_BACKGROUND_NICE } from '../../scripts/parts';
 import { canConnect } from '../../src/dev/temporal-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { eventually, freePort } from '../support/stack';
@@ -95,7 +96,7 @@ test('Ctrl-C with a poisoned delivery report row present exits in time, and stop
 
 test('a part that crashes is reported and stops the whole run with a non-zero exit', async () => {
   const run = await startRouter('crash');
-  const pid = Number(/workers running \(pid (\d+)\)/.exec(run.output())?.[1]);
+  const pid = Number(/workers running \(pid (\d+)/.exec(run.output())?.[1]);
   assert.ok(pid > 0, 'the workers pid is printed');
   process.kill(pid, 'SIGKILL');
   const code = await run.exit();
@@ -104,4 +105,48 @@ test('a part that crashes is reported and stops the whole run with a non-zero ex
   assert.notEqual(code, 0);
   assert.match(run.output(), /workers exited \(signal SIGKILL\); stopping the rest/);
   await assertNothingListens(run.ports);
+});
+
+/** A process's autogroup nice value and each of its threads' nice values, from /proc. */
+function niceValuesOf(pid: number): { group: number; threads: number[] } {
+  const group = Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]);
+  const threads = readdirSync(`/proc/${pid}/task`).map((thread) => {
+    const stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+    // Field 19 is the nice value; the fields start after the command name's last ')'.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+  return { group, threads };
+}
+
+test('the workers and the Temporal server run at BACKGROUND_NICE (default 10), the API at its own', async () => {
+  const run = await startRouter('nice');
+  try {
+    const pidOf = (part: string) => Number(new RegExp(`${part} running \\(pid (\\d+)`).exec(run.output())?.[1]);
+    const own = niceValuesOf(process.pid).group;
+    for (const part of ['workers', 'Temporal server']) {
+      const nice = niceValuesOf(pidOf(part));
+      assert.equal(nice.group, DEFAULT_BACKGROUND_NICE, `${part}'s session`);
+      assert.deepEqual([...new Set(nice.threads)], [DEFAULT_BACKGROUND_NICE], `${part}'s threads`);
+    }
+    const api = niceValuesOf(pidOf('api'));
+    assert.equal(api.group, own, "the API's session keeps the supervisor's nice value");
+    assert.ok(!api.threads.includes(DEFAULT_BACKGROUND_NICE), "the API's threads keep theirs");
+  } finally {
+    run.child.kill('SIGINT');
+    if ((await run.exit()) === 'still running') run.child.kill('SIGKILL');
+  }
+});
+
+test('a BACKGROUND_NICE outside 0–19 is refused at start-up, before anything starts', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, '../../scripts/start.ts')], {
+    env: { ...process.env, DATABASE_URL: database.url, BACKGROUND_NICE: '-5' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
+  assert.equal(code, 1);
+  assert.match(output, /invalid configuration: BACKGROUND_NICE/);
+  assert.doesNotMatch(output, /starting the Temporal dev server/);
 });
