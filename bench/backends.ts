@@ -28,14 +28,19 @@ export function isBackendName(name: string): name is BackendName {
   return (BACKENDS as readonly string[]).includes(name);
 }
 
+/**
+ * Each server runs in a session of its own, as npm start runs it: where the kernel schedules
+ * sessions as groups (autogroup), it would otherwise share the benchmark process's group, with the
+ * load generator and the bare shape's workers.
+ */
 export async function startBackend(name: BackendName): Promise<RunningBackend> {
   if (name === 'postgres') {
-    const server = await startTestTemporalServer();
+    const server = await startTestTemporalServer({ ownProcessGroup: true });
     return { address: server.address, serverPid: server.pid, databases: server.databases, close: () => server.close() };
   }
   // The state file npm start keeps, with the pragmas it uses (SQLITE_PRAGMAS, the default).
   const dir = name === 'embedded' ? mkdtempSync(join(tmpdir(), 'smsrouter-bench-')) : undefined;
-  const server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0, dbFile: dir && join(dir, 'temporal.db') });
+  const server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0, dbFile: dir && join(dir, 'temporal.db'), ownProcessGroup: true });
   return {
     address: server.address,
     serverPid: server.pid,

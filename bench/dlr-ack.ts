@@ -11,8 +11,8 @@
 //   DLR_PAUSE_WORKERS=1: the worker processes are stopped (SIGSTOP) while reports are posted and
 //   resumed after, so the ack figures are the API's own, without the forwarder and Temporal
 //   competing for the CPU; an experiment, not how anything runs
-//   DLR_BACKGROUND_NICE=<n>: the worker processes and the Temporal server run at nice n (every
-//   thread), the API, PostgreSQL and this load generator at their own
+//   BENCH_BACKGROUND_NICE=<n>: the worker processes and the Temporal server run at nice n, the API,
+//   PostgreSQL and this load generator at their own; default npm start's BACKGROUND_NICE
 //   DLR_API_NICE=<n>: the API process runs at nice n (below 0 needs root or CAP_SYS_NICE)
 //
 // First, the same client posts the same shapes to bench/ack-floor/server.ts, an HTTP server in its
@@ -33,7 +33,7 @@ import { startProcessStack, type ProcessStack } from '../test/support/process-st
 import { serverUrl } from '../test/support/database';
 import { freePort } from '../test/support/stack';
 import { cpuSpent, machineCpuSpent, readCpu, readMachineCpu, type MachineCpu, type ProcessGroup } from './cpu';
-import { ascending, percentile, positiveIntegerFromEnv, ratio, round } from './load';
+import { ascending, backgroundNiceFromEnv, percentile, positiveIntegerFromEnv, ratio, round } from './load';
 import type { BenchOptions, BenchResult } from './types';
 
 const BURST = positiveIntegerFromEnv('DLR_BURST', 1000);
@@ -41,7 +41,7 @@ const BURST_CONCURRENCY = 200;
 const RATE = positiveIntegerFromEnv('DLR_RATE', 1000);
 const SECONDS = positiveIntegerFromEnv('DLR_SECONDS', 30);
 const PAUSE_WORKERS = process.env.DLR_PAUSE_WORKERS === '1';
-const BACKGROUND_NICE = process.env.DLR_BACKGROUND_NICE === undefined ? undefined : Number(process.env.DLR_BACKGROUND_NICE);
+const BACKGROUND_NICE = backgroundNiceFromEnv();
 const API_NICE = process.env.DLR_API_NICE === undefined ? undefined : Number(process.env.DLR_API_NICE);
 /** Messages the sustained run reports on: each gets RATE × SECONDS / this many reports, its final one last. */
 const SUSTAINED_MESSAGES = 1000;
@@ -69,17 +69,16 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
   // kernel schedules sessions as groups (autogroup), the server's threads would otherwise share this
   // load generator's group, and their load would show in the latencies it measures.
   const temporal = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0, ownProcessGroup: true });
+  if (temporal.pid !== undefined) reniceTree(temporal.pid, BACKGROUND_NICE);
   const profileDir = options['cpu-prof'];
   let stack: ProcessStack | undefined;
   try {
     stack = await startProcessStack({
       temporalAddress: temporal.address,
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      workerNice: BACKGROUND_NICE,
       providers: [{ id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '*' }], tps: 500, window: 200, dlrTimeoutSeconds: 3600, behaviour: { dlrDelayMs: 3_600_000 } }],
     });
-    if (BACKGROUND_NICE !== undefined) {
-      for (const pid of [temporal.pid, ...stack.workers.map((worker) => worker.pid)]) if (pid !== undefined) reniceTree(pid, BACKGROUND_NICE);
-    }
     if (API_NICE !== undefined && stack.api.pid !== undefined) reniceTree(stack.api.pid, API_NICE);
     const burstTargets = await submitted(stack, BURST, '4550');
     const sustainedTargets = await submitted(stack, SUSTAINED_MESSAGES, '4551');
@@ -115,7 +114,7 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
       const sustainedLatency = ascending(sustained.latencies);
       const perReport = (spentMs: number | undefined, reports: number) => round(((spentMs ?? 0) * 1000) / reports, 0);
       return {
-        name: `delivery report acknowledgement (API in its own process; inbox + forwarder${PAUSE_WORKERS ? '; workers paused while posting' : ''}${BACKGROUND_NICE === undefined ? '' : `; worker and Temporal at nice ${BACKGROUND_NICE}`}${API_NICE === undefined ? '' : `; API at nice ${API_NICE}`})`,
+        name: `delivery report acknowledgement (API in its own process; inbox + forwarder${PAUSE_WORKERS ? '; workers paused while posting' : ''}; worker and Temporal at nice ${BACKGROUND_NICE}${API_NICE === undefined ? '' : `; API at nice ${API_NICE}`})`,
         figures: {
           'cold start, first reports after the API started: ack median / p99 (ms)': `${round(percentile(coldStart, 0.5))} / ${round(percentile(coldStart, 0.99))}`,
           'burst: reports (concurrent)': `${burst.latencies.length} (${BURST_CONCURRENCY})`,

@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import type { Database } from '../src/db/client';
+import { reniceTree } from '../src/dev/process-tree';
 import { DEMO_PROVIDERS } from '../src/dev/seed';
 import { FINAL_STATUSES, type MessageStatus } from '../src/domain/status';
 import { serverUrl } from '../test/support/database';
@@ -24,7 +25,7 @@ import { startStack, type TestStack } from '../test/support/stack';
 import { BACKEND_LABELS, BACKENDS, isBackendName, startBackend, type BackendName, type RunningBackend } from './backends';
 import { runBareShape } from './bare-shape/run';
 import { cpuSpent, readCpu, type ProcessGroup } from './cpu';
-import { ascending, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, submitAll } from './load';
+import { ascending, backgroundNiceFromEnv, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, submitAll } from './load';
 import type { BenchOptions, BenchResult, BenchValue } from './types';
 
 export const END_TO_END_OPTIONS: readonly string[] = ['backend', 'messages', 'concurrency', 'cpu-prof'];
@@ -143,6 +144,9 @@ function defined(groups: Readonly<Record<string, ProcessGroup | undefined>>): Re
 
 async function measureOn(name: BackendName, messages: number, concurrency: number, profileDir: string | undefined): Promise<Record<string, BenchValue>> {
   const backend = await startBackend(name);
+  // The router runs as npm start runs it: the worker and the Temporal server behind the API.
+  const backgroundNice = backgroundNiceFromEnv();
+  if (backend.serverPid !== undefined) reniceTree(backend.serverPid, backgroundNice);
   const pg = new PgPool({ connectionString: Object.assign(serverUrl(), { pathname: '/postgres' }).toString(), max: 1 });
   let stack: ProcessStack | undefined;
   try {
@@ -151,6 +155,7 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
     stack = await startProcessStack({
       temporalAddress: backend.address,
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      workerNice: backgroundNice,
       providers: [
         {
           id: provider.id,
@@ -195,6 +200,10 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
       'PostgreSQL, Temporal databases': processes['PostgreSQL, Temporal databases'],
       'bench process': { kind: 'process', pid: process.pid },
     });
+    // The bare shape's workers and client run at this process's nice value, and so does the server
+    // for them: the ceiling of Temporal as it comes. Under autogroup, raising a group's priority back
+    // needs no privilege; a thread's own does, and without it the server's threads stay behind.
+    if (backend.serverPid !== undefined) reniceTree(backend.serverPid, 0);
     const bareBefore = await readCpu(bareProcesses);
     const bare = await runBareShape({ address: backend.address, count: messages, concurrency });
     const bareSpent = perMessage(cpuSpent(bareBefore, await readCpu(bareProcesses)), messages);
@@ -249,7 +258,7 @@ export async function benchEndToEnd(options: BenchOptions): Promise<BenchResult>
   return {
     name:
       `end to end: ${messages} messages, ${concurrency} requests at a time, provider ${PROVIDER_TPS} tps / window ${PROVIDER_WINDOW}; ` +
-      'API, worker and simulator each in its own process, client load and bare workers in this one',
+      `API, worker and simulator each in its own process, client load and bare workers in this one; worker and Temporal at nice ${backgroundNiceFromEnv()} for the router`,
     columns: backends.map((backend) => BACKEND_LABELS[backend]),
     figures,
   };

@@ -1,6 +1,7 @@
 // What every end-to-end benchmark shares: the REST client load, its options and its statistics.
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
+import { DEFAULT_BACKGROUND_NICE } from '../scripts/parts';
 import { DEMO_API_KEY } from '../src/dev/seed';
 
 /** Well above the demo's 50/20, so the router rather than the provider contract sets the pace. */
@@ -30,6 +31,18 @@ export function positiveInteger(name: string, raw: string | undefined, fallback:
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) throw new BenchConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+/**
+ * The nice value the benchmarks give the worker processes and the Temporal server: npm start's
+ * (BACKGROUND_NICE) unless BENCH_BACKGROUND_NICE says otherwise; 0 runs them at the API's own.
+ */
+export function backgroundNiceFromEnv(): number {
+  const raw = process.env.BENCH_BACKGROUND_NICE;
+  if (raw === undefined || raw === '') return DEFAULT_BACKGROUND_NICE;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 19) throw new BenchConfigError(`BENCH_BACKGROUND_NICE must be an integer from 0 to 19, got "${raw}"`);
   return value;
 }
 

@@ -27,6 +27,8 @@ export interface ProcessStackOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Options for node in every part (PartOptions.nodeArgs). */
   readonly nodeArgs?: readonly string[];
+  /** The worker processes' nice value (PartOptions.nice), as npm start's BACKGROUND_NICE; default 0. */
+  readonly workerNice?: number;
 }
 
 /**
@@ -86,7 +88,8 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   for (const provider of options.providers) await insertProvider(db, provider, `${simulatorUrl}/${provider.id}`);
 
   const echo = process.env.PROCESS_STACK_LOG ? (name: string) => (line: string) => process.stderr.write(`${name} | ${line}\n`) : () => undefined;
-  const newPart = (name: PartName, label: string = name) => new PartProcess(name, { env, onLine: echo(label), nodeArgs: options.nodeArgs });
+  const newPart = (name: PartName, label: string = name) =>
+    new PartProcess(name, { env, onLine: echo(label), nodeArgs: options.nodeArgs, nice: name === 'workers' ? options.workerNice : undefined });
   const simulator = newPart('simulator');
   const api = newPart('api');
   const workers = Array.from({ length: options.workerProcesses ?? 1 }, (_, index) => newPart('workers', `workers#${index}`));

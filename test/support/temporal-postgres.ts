@@ -24,7 +24,7 @@ export interface TestTemporalServer extends DevServer {
  * The full Temporal server on throwaway PostgreSQL databases and free ports, so it never meets a
  * running `npm start` (which uses `temporal`, `temporal_visibility` and 7233). No UI.
  */
-export async function startTestTemporalServer(): Promise<TestTemporalServer> {
+export async function startTestTemporalServer(options: { readonly ownProcessGroup?: boolean } = {}): Promise<TestTemporalServer> {
   const suffix = randomBytes(4).toString('hex');
   const database = `temporal_test_${suffix}`;
   const visibilityDatabase = `temporal_visibility_test_${suffix}`;
@@ -55,6 +55,7 @@ export async function startTestTemporalServer(): Promise<TestTemporalServer> {
       ports,
       // The machine's PostgreSQL serves every test stack at once; its connection limit is shared.
       maxConnections: { history: 8, visibility: 2 },
+      ownProcessGroup: options.ownProcessGroup,
       onLog: (line) => { logs.push(line); if (process.env.TEMPORAL_TEST_LOG) process.stderr.write(line); },
     });
   let server: DevServer;
