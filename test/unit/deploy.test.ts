@@ -23,6 +23,7 @@ const composeSchema = z.object({
       command: z.array(z.string()).optional(),
       depends_on: z.union([z.array(z.string()), z.record(z.string(), z.object({ condition: z.string() }))]).optional(),
       volumes: z.array(z.string()).optional(),
+      cpu_shares: z.number().int().positive().optional(),
     }),
   ),
 });
@@ -83,4 +84,10 @@ test('compose, the full server of npm start and the dev server use the one dynam
   assert.match(read('deploy/temporal/postgres.yaml'), new RegExp(`default "${file}"`), 'the full server reads it');
   // Every host path compose mounts exists in the repository.
   for (const volume of mounted.filter((source) => source.startsWith('./'))) assert.ok(existsSync(resolve(ROOT, volume)), `${volume} exists`);
+});
+
+test('on a shared host, compose gives the worker and Temporal less CPU weight than the API, as npm start gives them a higher nice value', () => {
+  // Docker's default weight, when a service names none.
+  const weightOf = (service: string) => compose.services[service]?.cpu_shares ?? 1024;
+  for (const service of ['worker', 'temporal']) assert.ok(weightOf(service) < weightOf('api'), `${service} weighs less than the api`);
 });
