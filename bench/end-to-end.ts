@@ -3,8 +3,9 @@
 // the router's PostgreSQL database, and N messages through the REST API from this process with
 // bounded client concurrency. Right after, on the same server, as many bare workflows of the
 // message's shape (bench/bare-shape, its workers in this process) give the Temporal ceiling. The
-// figures: both rates and their ratio, history events and workflow tasks per message, and CPU ms
-// per delivered message of every process (bench/cpu.ts).
+// figures: both rates and their ratio, over the whole run and over its middle 80% of completions,
+// history events and workflow tasks per message, and CPU ms per delivered message of every process
+// (bench/cpu.ts).
 //
 //   npm run bench -- end-to-end --backend=embedded --messages=1000 --concurrency=32
 //   (BENCH_MESSAGES and BENCH_CONCURRENCY set the defaults of the last two)
@@ -25,7 +26,7 @@ import { startStack, type TestStack } from '../test/support/stack';
 import { BACKEND_LABELS, BACKENDS, isBackendName, startBackend, type BackendName, type RunningBackend } from './backends';
 import { runBareShape } from './bare-shape/run';
 import { cpuSpent, readCpu, type ProcessGroup } from './cpu';
-import { ascending, backgroundNiceFromEnv, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, submitAll } from './load';
+import { ascending, backgroundNiceFromEnv, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, steadyRate, submitAll } from './load';
 import type { BenchOptions, BenchResult, BenchValue } from './types';
 
 export const END_TO_END_OPTIONS: readonly string[] = ['backend', 'messages', 'concurrency', 'cpu-prof'];
@@ -186,7 +187,9 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
     const providerAfter = await providerCounts(stack.simulatorUrl);
 
     const rate = messages / ((lastFinalAt.getTime() - run.startedAt) / 1000);
-    const deliveredIds = (await stack.db.message.findMany({ where: { id: { in: run.ids }, status: 'delivered' }, select: { id: true } })).map((row) => row.id);
+    const finals = await stack.db.message.findMany({ where: { id: { in: run.ids } }, select: { id: true, status: true, completedAt: true } });
+    const deliveredIds = finals.filter((row) => row.status === 'delivered').map((row) => row.id);
+    const routerSteadyRate = steadyRate(finals.flatMap((row) => (row.completedAt ? [row.completedAt.getTime()] : [])));
     const step = Math.max(1, Math.floor(deliveredIds.length / HISTORY_SAMPLES));
     const sample = deliveredIds.filter((_, index) => index % step === 0).slice(0, HISTORY_SAMPLES);
     const shapes = await Promise.all(sample.map((id) => historyShape(stack!.temporal, id)));
@@ -219,6 +222,11 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
       'provider submits (of which 429)': `${providerAfter.received - providerBefore.received} (${providerAfter.throttled - providerBefore.throttled})`,
       'bare Temporal, same shape and server (wf/s)': round(bare.rate),
       'router / bare': ratio(rate / bare.rate),
+      // The same pair without the pipeline's fill and drain (steadyRate): the router's DLR path is
+      // longer than the bare shape's direct signal, and a run of a few hundred messages feels it.
+      'router, middle 80% of final statuses (msg/s)': round(routerSteadyRate),
+      'bare, middle 80% of final statuses (wf/s)': round(bare.steadyRate),
+      'router / bare, middle 80%': ratio(routerSteadyRate / bare.steadyRate),
       'history events per delivered message, router: median (range)': spread(shapes.map((shape) => shape.events)),
       'history events per workflow, bare': bare.historyEvents,
       'workflow tasks per delivered message, router': spread(shapes.map((shape) => shape.workflowTasks)),

@@ -46,6 +46,25 @@ export function backgroundNiceFromEnv(): number {
   return value;
 }
 
+/** The middle of a run, by completions: what its first and last tenth leave out. */
+const STEADY_FROM = 0.1;
+const STEADY_TO = 0.9;
+
+/**
+ * Completions per second between the run's 10th and 90th percentile completion times (epoch ms).
+ * A run's first completions wait for the pipeline to fill and its last ones for it to drain, a
+ * message's latency either way; the rate in between is what the system sustains. Undefined below
+ * ten completions.
+ */
+export function steadyRate(completedAtMs: readonly number[]): number {
+  if (completedAtMs.length < 10) return Number.NaN;
+  const sorted = ascending(completedAtMs);
+  const first = Math.floor(STEADY_FROM * (sorted.length - 1));
+  const last = Math.ceil(STEADY_TO * (sorted.length - 1));
+  const seconds = ((sorted[last] ?? 0) - (sorted[first] ?? 0)) / 1000;
+  return seconds > 0 ? (last - first) / seconds : Number.NaN;
+}
+
 /** Linear interpolation between closest ranks, as PostgreSQL's percentile_cont. */
 export function percentile(sorted: readonly number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN;

@@ -2,12 +2,15 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { performance } from 'node:perf_hooks';
 import { mapConcurrently } from '../../src/concurrency';
+import { steadyRate } from '../load';
 import { createBareShapeActivities } from './activities';
 import { BARE_DISPATCH_TASK_QUEUE, BARE_ROUTER_TASK_QUEUE, bareMessageWorkflow } from './workflows';
 
 export interface BareShapeRun {
   /** Workflows per second, from the first start to the last completion. */
   readonly rate: number;
+  /** Workflows per second over the middle of the run (steadyRate of the final status times). */
+  readonly steadyRate: number;
   readonly historyEvents: number;
 }
 
@@ -29,8 +32,15 @@ export async function runBareShape(options: BareShapeOptions): Promise<BareShape
   const clientConnection = await Connection.connect({ address: options.address });
   const client = new Client({ connection: clientConnection, namespace });
   let reportFailures = 0;
-  const activities = createBareShapeActivities(client, () => {
-    reportFailures += 1;
+  // By id: a local activity runs again if its workflow task fails, and the first time counts.
+  const finishedAt = new Map<string, number>();
+  const activities = createBareShapeActivities(client, {
+    onReportFailed: () => {
+      reportFailures += 1;
+    },
+    onFinal: (id) => {
+      if (!finishedAt.has(id)) finishedAt.set(id, Date.now());
+    },
   });
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: new DefaultLogger('WARN') });
   const router = await Worker.create({
@@ -68,6 +78,6 @@ export async function runBareShape(options: BareShapeOptions): Promise<BareShape
     if (reportFailures > 0) throw new Error(`${reportFailures} bare reports could not be signalled`);
     const sample = ids[Math.floor(ids.length / 2)] ?? '';
     const history = await client.workflow.getHandle(sample).fetchHistory();
-    return { rate: ids.length / seconds, historyEvents: history.events?.length ?? 0 };
+    return { rate: ids.length / seconds, steadyRate: steadyRate([...finishedAt.values()]), historyEvents: history.events?.length ?? 0 };
   }
 }

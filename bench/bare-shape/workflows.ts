@@ -10,7 +10,7 @@ export const BARE_DISPATCH_TASK_QUEUE = 'bare-dispatch';
 
 export const bareReportSignal = defineSignal<[string]>('report');
 
-const { recordBareStatus } = proxyLocalActivities<BareShapeActivities>({ startToCloseTimeout: '10 seconds' });
+const { recordBareStatus, recordBareFinalStatus } = proxyLocalActivities<BareShapeActivities>({ startToCloseTimeout: '10 seconds' });
 const { submitBare } = proxyActivities<BareShapeActivities>({
   taskQueue: BARE_DISPATCH_TASK_QUEUE,
   startToCloseTimeout: '30 seconds',
@@ -27,6 +27,6 @@ export async function bareMessageWorkflow(id: string): Promise<string> {
   await recordBareStatus(id, 'submitted');
   await condition(() => report !== undefined);
   const status = report ?? 'unknown';
-  await recordBareStatus(id, status);
+  await recordBareFinalStatus(id, status);
   return status;
 }
