@@ -81,12 +81,26 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   return { address, pid: server.pid, exited: server.exited.then(() => undefined), stop: (graceMs) => server.stop(graceMs) };
 }
 
+/** A server that exited, or never listened, during start-up; `output` is the end of what it printed. */
+export class ServerStartError extends Error {
+  override readonly name = 'ServerStartError';
+  constructor(
+    message: string,
+    readonly output: string,
+  ) {
+    super(output ? `${message}; it printed:\n${output}` : message);
+  }
+}
+
+/** How much of a server's output a start-up failure shows. */
+const START_OUTPUT_CHARS = 4_000;
+
 /** A server binary run as a child process of this one. */
 export interface ServerProcess {
   readonly pid: number | undefined;
   /** Resolves with the exit code when the process ends. */
   readonly exited: Promise<number | null>;
-  /** Resolves once `port` accepts connections; fails (and kills the process) if it exits first or takes over a minute. */
+  /** Resolves once `port` accepts connections; fails with ServerStartError (and kills the process) if it exits first or takes over a minute. */
   listening(port: number, failure: string): Promise<void>;
   /** SIGTERM, then SIGKILL once `graceMs` (default 10 s) passed. */
   stop(graceMs?: number): Promise<void>;
@@ -103,23 +117,30 @@ export function spawnServerProcess(
     cwd: options.cwd,
     detached: options.ownProcessGroup ?? false,
   });
-  const log = options.onLog;
-  if (log) {
-    child.stdout?.on('data', (chunk: Buffer) => log(chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => log(chunk.toString()));
-  } else {
-    child.stdout?.resume();
-    child.stderr?.resume();
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      output = (output + text).slice(-START_OUTPUT_CHARS);
+      options.onLog?.(text);
+    });
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     pid: child.pid,
     exited,
     async listening(port, failure) {
-      const ready = await Promise.race([waitForPort(port, 60_000), exited.then(() => false)]);
+      let ended = false;
+      const ready = await Promise.race([
+        waitForPort(port, 60_000, () => ended),
+        exited.then(() => {
+          ended = true;
+          return false;
+        }),
+      ]);
       if (!ready) {
         child.kill('SIGKILL');
-        throw new Error(failure);
+        throw new ServerStartError(failure, output.trim());
       }
     },
     stop: (graceMs = 10_000) => stopChild(child, exited, graceMs),
@@ -134,9 +155,10 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>, gr
   clearTimeout(timer);
 }
 
-export async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
+/** Polls until `port` accepts connections (true), `timeoutMs` passed or `abandoned()` says so (false). */
+export async function waitForPort(port: number, timeoutMs: number, abandoned: () => boolean = () => false): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !abandoned()) {
     if (await canConnect(port)) return true;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

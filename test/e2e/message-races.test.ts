@@ -16,8 +16,7 @@ import { createRouterActivities } from '../../src/activities';
 import { claimSubmitAttempt } from '../../src/activities/submit-attempts';
 import { loadConfig, messagePolicyFrom } from '../../src/config';
 import { DEMO_ACCOUNT_ID, seedDemoAccount } from '../../src/dev/seed';
-import { findTemporalCli } from '../../src/dev/temporal-cli';
-import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import type { DevServer } from '../../src/dev/temporal-server';
 import { CALLBACKS_TASK_QUEUE, providerTaskQueue, ROUTER_TASK_QUEUE, SUBMIT_FAILURE, type SubmitInput, type SubmitResult } from '../../src/domain/dispatch';
 import type { ClientNotification, MessagePolicy, MessageRequest, StatusChange } from '../../src/domain/message';
 import { isFinalStatus } from '../../src/domain/status';
@@ -27,7 +26,7 @@ import { workflowBundleSettings } from '../../src/workers/workflow-bundle';
 import { cancelUpdate, clientCallbacksWorkflowId, deliveryReportSignal, messageWorkflow } from '../../src/workflows';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { recordHistoryIfAsked } from '../support/histories';
-import { eventually, freePort } from '../support/stack';
+import { eventually, startTestDevServer } from '../support/stack';
 
 /** Providers by destination prefix; `unpolled` has no dispatch worker, as a provider just disabled. */
 const PROVIDERS = [
@@ -95,7 +94,7 @@ before(async () => {
       data: provider.routes.map((route) => ({ id: `${provider.id}-${route.prefix}`, prefix: route.prefix, providerId: provider.id, priority: route.priority })),
     });
   }
-  server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
+  server = await startTestDevServer();
   native = await NativeConnection.connect({ address: server.address });
   client = new Client({ connection: await Connection.connect({ address: server.address }) });
 

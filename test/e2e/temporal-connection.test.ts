@@ -5,15 +5,14 @@ import { request } from 'undici';
 import { startApi } from '../../src/api/main';
 import { loadConfig } from '../../src/config';
 import { DEMO_API_KEY, seedDemoAccount } from '../../src/dev/seed';
-import { findTemporalCli } from '../../src/dev/temporal-cli';
 import { createLogger } from '../../src/logger';
-import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import type { DevServer } from '../../src/dev/temporal-server';
 import { isGrpcCancelledError, isGrpcDeadlineError, WorkflowNotFoundError } from '@temporalio/client';
 import { connectNativeTemporalClient } from '../../src/temporal/bounded-native-connection';
 import { connectTemporalClient } from '../../src/temporal/connect';
 import { installTemporalRuntime } from '../../src/workers/runtime';
 import { createTestDatabase } from '../support/database';
-import { freePort } from '../support/stack';
+import { freePort, startTestDevServer } from '../support/stack';
 
 /**
  * The incident's mechanism, on a bare dev server: Temporal answers a signal to a 100,000-character
@@ -27,7 +26,7 @@ const LIVENESS_MS = 20_000;
 let server: DevServer;
 
 before(async () => {
-  server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
+  server = await startTestDevServer();
 });
 
 after(async () => {

@@ -3,12 +3,11 @@ import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import { findTemporalCli } from '../../src/dev/temporal-cli';
-import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import type { DevServer } from '../../src/dev/temporal-server';
 import { installTemporalRuntime } from '../../src/workers/runtime';
 import { workflowBundleSettings } from '../../src/workers/workflow-bundle';
 import { clientCallbacksWorkflow } from '../../src/workflows';
-import { eventually, freePort } from '../support/stack';
+import { eventually, startTestDevServer } from '../support/stack';
 
 let server: DevServer;
 let native: NativeConnection;
@@ -16,7 +15,7 @@ let client: Client;
 
 before(async () => {
   installTemporalRuntime();
-  server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
+  server = await startTestDevServer();
   native = await NativeConnection.connect({ address: server.address });
   client = new Client({ connection: await Connection.connect({ address: server.address }) });
 });

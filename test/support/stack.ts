@@ -11,7 +11,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
 import { DEMO_PROVIDERS, exportDemoCredentials, seedDemoAccount } from '../../src/dev/seed';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
-import { startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import { ServerStartError, startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
 import { createLogger } from '../../src/logger';
 import { ProviderSimulator, type SimulatedProviderBehaviour, type SimulatedProviderOptions } from '../../src/simulator/server';
 import { startWorkers, type RunningWorkers } from '../../src/workers/main';
@@ -55,6 +55,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Tries before a start-up that keeps losing its port is a failure. */
+const DEV_SERVER_START_ATTEMPTS = 3;
+
+/**
+ * A Temporal dev server in memory on a free port. The port freePort found can be taken by any
+ * process on the machine before the server binds it (the tests run beside each other), so a server
+ * that exits during start-up is started again on another one; one that keeps failing is the test's
+ * failure, with what it printed.
+ */
+export async function startTestDevServer(): Promise<DevServer> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
+    } catch (error) {
+      if (!(error instanceof ServerStartError) || attempt >= DEV_SERVER_START_ATTEMPTS) throw error;
+      process.stderr.write(`Temporal dev server start ${attempt} of ${DEV_SERVER_START_ATTEMPTS} failed, trying another port: ${error.message}\n`);
+    }
+  }
+}
+
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ ...workflowBundleSettings(loadConfig().WORKFLOW_STACK_TRACES), logger: new DefaultLogger('WARN') });
@@ -77,8 +97,7 @@ export async function startStack(options: StackOptions = {}): Promise<TestStack>
   const { name: databaseName, url: databaseUrl } = throwawayDatabaseUrl('test');
   await applyMigrations(databaseUrl, { log: () => undefined });
 
-  const temporalPort = await freePort();
-  const devServer: DevServer = await startTemporalDevServer({ binary: findTemporalCli(), port: temporalPort, uiPort: 0 });
+  const devServer = await startTestDevServer();
 
   exportDemoCredentials();
   const simulator = new ProviderSimulator({
