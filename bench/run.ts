@@ -2,7 +2,7 @@
 // one's figures as a table.
 //
 //   npm run bench                       every benchmark
-//   npm run bench -- end-to-end         only the ones named (route-resolution, db-statements, end-to-end, dev-server-sqlite, stored-report-backlog, campaign, dlr-ack)
+//   npm run bench -- end-to-end         only the ones named (route-resolution, db-statements, end-to-end, dev-server-sqlite, stored-report-backlog, campaign, inbox-notify, dlr-ack)
 //   npm run bench -- end-to-end --backend=embedded --messages=1000
 //                                       options: --backend (embedded, memory, postgres; default all),
 //                                       --messages, --concurrency (or BENCH_MESSAGES, BENCH_CONCURRENCY),
@@ -13,6 +13,7 @@ import { benchDbStatements } from './db-statements';
 import { benchDevServerSqlite } from './dev-server-sqlite';
 import { benchDlrAck } from './dlr-ack';
 import { benchEndToEnd, END_TO_END_OPTIONS } from './end-to-end';
+import { benchInboxNotify } from './inbox-notify';
 import { BenchConfigError } from './load';
 import { benchRouteResolution } from './route-resolution';
 import { benchStoredReportBacklog } from './stored-report-backlog';
@@ -25,6 +26,7 @@ const BENCHMARKS: Readonly<Record<string, (options: BenchOptions) => Promise<Ben
   'dev-server-sqlite': benchDevServerSqlite,
   'stored-report-backlog': benchStoredReportBacklog,
   campaign: benchCampaign,
+  'inbox-notify': benchInboxNotify,
   'dlr-ack': benchDlrAck,
 };
 

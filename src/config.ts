@@ -73,6 +73,13 @@ const configSchema = z.object({
   /** ...and a batch holds at most this many reports. */
   DLR_INBOX_BATCH_ROWS: z.coerce.number().int().min(1).max(10_000).default(500),
   /**
+   * Inbox writes wake the forwarder at most this often: one after a quiet spell notifies at once,
+   * and the ones that follow within this time share one notification at its end. Under load every
+   * flush notified (hundreds a second), which cost PostgreSQL and the forwarder's listener a wake-up
+   * each while the forwarder passes at most every 25 ms anyway.
+   */
+  DLR_INBOX_NOTIFY_MS: z.coerce.number().int().min(0).max(1000).default(20),
+  /**
    * Longest any one call to Temporal may take, retries included. Without a deadline a call whose
    * answer never comes waits forever, and everything waiting behind it too. Healthy calls take
    * milliseconds; this only bounds the unhealthy ones, so it is generous for a loaded server.

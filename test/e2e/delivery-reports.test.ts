@@ -407,7 +407,7 @@ describe('the delivery report inbox', () => {
     // The webhook as the API builds it, writing to a database that is not there.
     const broken = Fastify();
     installErrorHandling(broken);
-    const unreachable = new DeliveryReportInbox('postgresql://postgres@127.0.0.1:1/unreachable', { maxRows: 10, lingerMs: 1 }, pino({ level: 'silent' }));
+    const unreachable = new DeliveryReportInbox('postgresql://postgres@127.0.0.1:1/unreachable', { maxRows: 10, lingerMs: 1, notifySpacingMs: 0 }, pino({ level: 'silent' }));
     await broken.register(deliveryReportsPlugin, {
       inbox: unreachable,
       catalog: stack.api.catalog,

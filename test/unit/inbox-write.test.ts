@@ -36,7 +36,7 @@ test('concurrent appends land in the order they were made, each row whole, and o
   const notified: string[] = [];
   listener.on('notification', (notification) => notified.push(notification.payload ?? ''));
   await listener.query(`LISTEN ${INBOX_CHANNEL}`);
-  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 5 }, silent);
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 5, notifySpacingMs: 0 }, silent);
   try {
     const messageId = '0b5e7a8c-1d2f-4a3b-9c8d-7e6f5a4b3c2d';
     const reports = [report(0, messageId), report(1), { ...report(2), report: { ...report(2).report, errorCode: 'x'.repeat(50), retryableOnOtherRoute: true } }];
@@ -63,7 +63,7 @@ test('concurrent appends land in the order they were made, each row whole, and o
 });
 
 test('a write PostgreSQL refuses fails the callers it carried; their reports are not kept', async () => {
-  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1 }, silent);
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1, notifySpacingMs: 0 }, silent);
   try {
     // A NUL byte is refused by jsonb: the flush fails as a whole, as when the database is gone.
     const refused = { ...report(0), report: { ...report(0).report, providerStatus: 'bad\u0000' } };
@@ -82,7 +82,7 @@ test('a write PostgreSQL refuses fails the callers it carried; their reports are
 });
 
 test('an idle inbox connection cut by PostgreSQL (a restart) is replaced: the next flush is written, the process lives on', async () => {
-  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1 }, silent);
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1, notifySpacingMs: 0 }, silent);
   try {
     await inbox.append([report(0)]);
     const databaseName = new URL(database.url).pathname.slice(1);
@@ -96,6 +96,49 @@ test('an idle inbox connection cut by PostgreSQL (a restart) is replaced: the ne
     assert.equal(await database.db.deliveryReport.count(), 2);
   } finally {
     await inbox.close();
+    await database.db.deliveryReport.deleteMany();
+  }
+});
+
+test('flushes within the notification spacing share one notification, sent after the last of them committed; a flush after a quiet spell notifies at once', async () => {
+  const listener = new Client({ connectionString: database.url });
+  await listener.connect();
+  // Notifications and finished appends, in the order this process saw them.
+  const seen: string[] = [];
+  listener.on('notification', (notification) => seen.push(`notified ${JSON.stringify(notification.payload ?? '')}`));
+  await listener.query(`LISTEN ${INBOX_CHANNEL}`);
+  // Long enough that the three appends below finish within it even on a loaded machine.
+  const spacingMs = 1_500;
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1, notifySpacingMs: spacingMs }, silent);
+  let closed: Promise<void> | undefined;
+  const closing = () => (closed ??= inbox.close());
+  const notifications = () => seen.filter((entry) => entry.startsWith('notified'));
+  const until = async (count: number) => {
+    while (notifications().length < count) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  try {
+    for (const index of [0, 1, 2]) {
+      await inbox.append([report(index)]);
+      seen.push(`appended ${index}`);
+    }
+    await until(2);
+    // The first flush notified in its own statement (the row count), the next two owed one.
+    assert.deepEqual(notifications(), ['notified "1"', 'notified ""']);
+    assert.ok(seen.lastIndexOf('notified ""') > seen.indexOf('appended 2'), `the shared notification comes after the last flush: ${seen.join(', ')}`);
+    assert.equal(await database.db.deliveryReport.count(), 3);
+
+    await new Promise((resolve) => setTimeout(resolve, spacingMs));
+    await inbox.append([report(3)]);
+    await until(3);
+    assert.equal(notifications()[2], 'notified "1"', 'after a quiet spell, the flush itself notifies');
+
+    await inbox.append([report(4)]);
+    await closing();
+    await until(4);
+    assert.equal(notifications()[3], 'notified ""', 'close sends what is owed');
+  } finally {
+    await closing();
+    await listener.end();
     await database.db.deliveryReport.deleteMany();
   }
 });

@@ -28,7 +28,7 @@ before(async () => {
   app = await buildApi({
     db,
     temporal,
-    deliveryReportInbox: new DeliveryReportInbox(unused, { maxRows: 10, lingerMs: 1 }, createLogger('silent', 'test')),
+    deliveryReportInbox: new DeliveryReportInbox(unused, { maxRows: 10, lingerMs: 1, notifySpacingMs: 0 }, createLogger('silent', 'test')),
     catalog: new RoutingCatalog(db),
     logger: createLogger('silent', 'test'),
     publicBaseUrl: 'http://127.0.0.1:3000',
