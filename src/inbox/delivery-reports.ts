@@ -74,7 +74,6 @@ export class DeliveryReportInbox {
     await this.commits.close();
     if (this.owed) {
       clearTimeout(this.owed);
-      this.owed = undefined;
       await this.notify();
     }
     await this.pool.end();
