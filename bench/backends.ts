@@ -2,10 +2,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findTemporalCli } from '../src/dev/temporal-cli';
-import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { startTestTemporalServer } from '../test/support/temporal-postgres';
-import { freePort } from '../test/support/stack';
+import { startTestDevServer } from '../test/support/stack';
 
 export const BACKENDS = ['embedded', 'memory', 'postgres'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -40,7 +38,7 @@ export async function startBackend(name: BackendName): Promise<RunningBackend> {
   }
   // The state file npm start keeps, with the pragmas it uses (SQLITE_PRAGMAS, the default).
   const dir = name === 'embedded' ? mkdtempSync(join(tmpdir(), 'smsrouter-bench-')) : undefined;
-  const server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0, dbFile: dir && join(dir, 'temporal.db'), ownProcessGroup: true });
+  const server = await startTestDevServer({ dbFile: dir && join(dir, 'temporal.db'), ownProcessGroup: true });
   return {
     address: server.address,
     serverPid: server.pid,

@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
-import { findTemporalCli } from '../src/dev/temporal-cli';
-import { SQLITE_PRAGMAS, startTemporalDevServer } from '../src/dev/temporal-server';
+import { SQLITE_PRAGMAS } from '../src/dev/temporal-server';
 import { installTemporalRuntime } from '../src/workers/runtime';
-import { freePort } from '../test/support/stack';
+import { startTestDevServer } from '../test/support/stack';
 import * as activities from './bare-workflow/activities';
 import type { BenchResult } from './types';
 
@@ -22,7 +21,7 @@ const TASK_QUEUE = 'bench-bare';
 
 async function workflowsPerSecond(pragmas: readonly string[], count: number, concurrency: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'smsrouter-bench-sqlite-'));
-  const server = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0, dbFile: join(dir, 'temporal.db'), sqlitePragmas: pragmas });
+  const server = await startTestDevServer({ dbFile: join(dir, 'temporal.db'), sqlitePragmas: pragmas });
   try {
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bare-workflow/workflows'), logger: new DefaultLogger('WARN') });
     const worker = await Worker.create({ connection: await NativeConnection.connect({ address: server.address }), taskQueue: TASK_QUEUE, workflowBundle, activities });

@@ -26,12 +26,10 @@ import { Pool as PgPool } from 'pg';
 import { Pool } from 'undici';
 import { DEMO_API_KEY } from '../src/dev/seed';
 import { reniceTree } from '../src/dev/process-tree';
-import { findTemporalCli } from '../src/dev/temporal-cli';
-import { startTemporalDevServer } from '../src/dev/temporal-server';
 import { deliveryReportSignal } from '../src/workflows';
 import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
 import { serverUrl } from '../test/support/database';
-import { freePort } from '../test/support/stack';
+import { startTestDevServer } from '../test/support/stack';
 import { cpuSpent, machineCpuSpent, readCpu, readMachineCpu, type MachineCpu, type ProcessGroup } from './cpu';
 import { ascending, backgroundNiceFromEnv, percentile, positiveIntegerFromEnv, ratio, round } from './load';
 import type { BenchOptions, BenchResult } from './types';
@@ -68,7 +66,7 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
   // In a session of its own, as npm start runs it and as the API and the workers run: where the
   // kernel schedules sessions as groups (autogroup), the server's threads would otherwise share this
   // load generator's group, and their load would show in the latencies it measures.
-  const temporal = await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0, ownProcessGroup: true });
+  const temporal = await startTestDevServer({ ownProcessGroup: true });
   if (temporal.pid !== undefined) reniceTree(temporal.pid, BACKGROUND_NICE);
   const profileDir = options['cpu-prof'];
   let stack: ProcessStack | undefined;

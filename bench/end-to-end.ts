@@ -143,10 +143,15 @@ function defined(groups: Readonly<Record<string, ProcessGroup | undefined>>): Re
   return Object.fromEntries(Object.entries(groups).filter((entry): entry is [string, ProcessGroup] => entry[1] !== undefined));
 }
 
-async function measureOn(name: BackendName, messages: number, concurrency: number, profileDir: string | undefined): Promise<Record<string, BenchValue>> {
+async function measureOn(
+  name: BackendName,
+  messages: number,
+  concurrency: number,
+  backgroundNice: number,
+  profileDir: string | undefined,
+): Promise<Record<string, BenchValue>> {
   const backend = await startBackend(name);
   // The router runs as npm start runs it: the worker and the Temporal server behind the API.
-  const backgroundNice = backgroundNiceFromEnv();
   if (backend.serverPid !== undefined) reniceTree(backend.serverPid, backgroundNice);
   const pg = new PgPool({ connectionString: Object.assign(serverUrl(), { pathname: '/postgres' }).toString(), max: 1 });
   let stack: ProcessStack | undefined;
@@ -203,9 +208,9 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
       'PostgreSQL, Temporal databases': processes['PostgreSQL, Temporal databases'],
       'bench process': { kind: 'process', pid: process.pid },
     });
-    // The bare shape's workers and client run at this process's nice value, and so does the server
-    // for them: the ceiling of Temporal as it comes. Under autogroup, raising a group's priority back
-    // needs no privilege; a thread's own does, and without it the server's threads stay behind.
+    // The bare shape's workers and client run at this process's nice value, and the server at the
+    // same for them: Temporal's ceiling with no part favoured. Under autogroup, raising a group's
+    // priority back needs no privilege; a thread's own does, and without it its threads stay behind.
     if (backend.serverPid !== undefined) reniceTree(backend.serverPid, 0);
     const bareBefore = await readCpu(bareProcesses);
     const bare = await runBareShape({ address: backend.address, count: messages, concurrency });
@@ -222,8 +227,8 @@ async function measureOn(name: BackendName, messages: number, concurrency: numbe
       'provider submits (of which 429)': `${providerAfter.received - providerBefore.received} (${providerAfter.throttled - providerBefore.throttled})`,
       'bare Temporal, same shape and server (wf/s)': round(bare.rate),
       'router / bare': ratio(rate / bare.rate),
-      // The same pair without the pipeline's fill and drain (steadyRate): the router's DLR path is
-      // longer than the bare shape's direct signal, and a run of a few hundred messages feels it.
+      // The same pair without the pipeline's fill and drain (steadyRate): what each sustains, apart
+      // from a message's latency at either end of a run of a few hundred.
       'router, middle 80% of final statuses (msg/s)': round(routerSteadyRate),
       'bare, middle 80% of final statuses (wf/s)': round(bare.steadyRate),
       'router / bare, middle 80%': ratio(routerSteadyRate / bare.steadyRate),
@@ -258,7 +263,8 @@ export async function benchEndToEnd(options: BenchOptions): Promise<BenchResult>
   // The bare run's workers log at WARN, as the router's do.
   installTemporalRuntime();
   const columns: Record<string, BenchValue>[] = [];
-  for (const backend of backends) columns.push(await measureOn(backend, messages, concurrency, options['cpu-prof']));
+  const backgroundNice = backgroundNiceFromEnv();
+  for (const backend of backends) columns.push(await measureOn(backend, messages, concurrency, backgroundNice, options['cpu-prof']));
   const figures: Record<string, BenchValue[]> = {};
   for (const column of columns) {
     for (const [figure, value] of Object.entries(column)) (figures[figure] ??= []).push(value);
@@ -266,7 +272,7 @@ export async function benchEndToEnd(options: BenchOptions): Promise<BenchResult>
   return {
     name:
       `end to end: ${messages} messages, ${concurrency} requests at a time, provider ${PROVIDER_TPS} tps / window ${PROVIDER_WINDOW}; ` +
-      `API, worker and simulator each in its own process, client load and bare workers in this one; worker and Temporal at nice ${backgroundNiceFromEnv()} for the router`,
+      `API, worker and simulator each in its own process, client load and bare workers in this one; worker and Temporal at nice ${backgroundNice} for the router`,
     columns: backends.map((backend) => BACKEND_LABELS[backend]),
     figures,
   };

@@ -11,7 +11,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createDatabase, type Database } from '../../src/db/client';
 import { DEMO_PROVIDERS, exportDemoCredentials, seedDemoAccount } from '../../src/dev/seed';
 import { findTemporalCli } from '../../src/dev/temporal-cli';
-import { ServerStartError, startTemporalDevServer, type DevServer } from '../../src/dev/temporal-server';
+import { ServerStartError, startTemporalDevServer, type DevServer, type DevServerOptions } from '../../src/dev/temporal-server';
 import { createLogger } from '../../src/logger';
 import { ProviderSimulator, type SimulatedProviderBehaviour, type SimulatedProviderOptions } from '../../src/simulator/server';
 import { startWorkers, type RunningWorkers } from '../../src/workers/main';
@@ -59,15 +59,15 @@ export async function freePort(): Promise<number> {
 const DEV_SERVER_START_ATTEMPTS = 3;
 
 /**
- * A Temporal dev server in memory on a free port. The port freePort found can be taken by any
- * process on the machine before the server binds it (the tests run beside each other), so a server
- * that exits during start-up is started again on another one; one that keeps failing is the test's
- * failure, with what it printed.
+ * A Temporal dev server on a free port, in memory unless `dbFile` is given. The port freePort found
+ * can be taken by any process on the machine before the server binds it (tests and benchmarks run
+ * beside other work), so a server that exits during start-up is started again on another one; one
+ * that keeps failing is the caller's failure, with what it printed.
  */
-export async function startTestDevServer(): Promise<DevServer> {
+export async function startTestDevServer(options: Pick<DevServerOptions, 'dbFile' | 'ownProcessGroup' | 'sqlitePragmas'> = {}): Promise<DevServer> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await startTemporalDevServer({ binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
+      return await startTemporalDevServer({ ...options, binary: findTemporalCli(), port: await freePort(), uiPort: 0 });
     } catch (error) {
       if (!(error instanceof ServerStartError) || attempt >= DEV_SERVER_START_ATTEMPTS) throw error;
       process.stderr.write(`Temporal dev server start ${attempt} of ${DEV_SERVER_START_ATTEMPTS} failed, trying another port: ${error.message}\n`);
