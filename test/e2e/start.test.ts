@@ -107,9 +107,14 @@ test('a part that crashes is reported and stops the whole run with a non-zero ex
   await assertNothingListens(run.ports);
 });
 
-/** A process's autogroup nice value and each of its threads' nice values, from /proc. */
+/**
+ * A process's autogroup nice value and each of its threads' nice values, from /proc. A process in
+ * init's session (as a CI runner's may be) belongs to the root group, whose autogroup file is empty
+ * and whose weight is that of nice 0.
+ */
 function niceValuesOf(pid: number): { group: number; threads: number[] } {
-  const group = Number(/nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'))?.[1]);
+  const autogroup = readFileSync(`/proc/${pid}/autogroup`, 'utf8');
+  const group = autogroup === '' ? 0 : Number(/nice (-?\d+)/.exec(autogroup)?.[1]);
   const threads = readdirSync(`/proc/${pid}/task`).map((thread) => {
     const stat = readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
     // Field 19 is the nice value; the fields start after the command name's last ')'.
