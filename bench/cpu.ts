@@ -63,3 +63,8 @@ export function readMachineCpu(): MachineCpu {
 export function machineCpuSpent(before: MachineCpu, after: MachineCpu): MachineCpu {
   return { busyMs: after.busyMs - before.busyMs, idleMs: after.idleMs - before.idleMs, stolenMs: after.stolenMs - before.stolenMs };
 }
+
+/** Each kind of the machine's CPU time as a share of one core over `seconds` (100 = one core throughout). */
+export function machineShares(machine: MachineCpu, seconds: number): string {
+  return [machine.busyMs, machine.idleMs, machine.stolenMs].map((ms) => Math.round(ms / (seconds * 10))).join(' / ');
+}

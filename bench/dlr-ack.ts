@@ -30,7 +30,7 @@ import { deliveryReportSignal } from '../src/workflows';
 import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
 import { serverUrl } from '../test/support/database';
 import { startTestDevServer } from '../test/support/stack';
-import { cpuSpent, machineCpuSpent, readCpu, readMachineCpu, type MachineCpu, type ProcessGroup } from './cpu';
+import { cpuSpent, machineCpuSpent, machineShares, readCpu, readMachineCpu, type ProcessGroup } from './cpu';
 import { ascending, backgroundNiceFromEnv, percentile, positiveIntegerFromEnv, ratio, round } from './load';
 import type { BenchOptions, BenchResult } from './types';
 
@@ -185,11 +185,6 @@ async function ackFloor(): Promise<{ burst: number[]; sustained: number[]; cpuPe
   } finally {
     server.kill();
   }
-}
-
-/** Each kind of the machine's CPU time as a share of one core over `seconds` (100 = one core throughout). */
-function machineShares(machine: MachineCpu, seconds: number): string {
-  return [machine.busyMs, machine.idleMs, machine.stolenMs].map((ms) => round(ms / (seconds * 10), 0)).join(' / ');
 }
 
 function processesOf(stack: ProcessStack, temporalPid: number | undefined, pg: PgPool): Record<string, ProcessGroup> {

@@ -24,8 +24,8 @@ import { startProcessStack, type ProcessStack } from '../test/support/process-st
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { startStack, type TestStack } from '../test/support/stack';
 import { BACKEND_LABELS, BACKENDS, isBackendName, startBackend, type BackendName, type RunningBackend } from './backends';
-import { runBareShape } from './bare-shape/run';
-import { cpuSpent, readCpu, type ProcessGroup } from './cpu';
+import { startBareShape, type BareShapeRun } from './bare-shape/run';
+import { cpuSpent, machineCpuSpent, machineShares, readCpu, readMachineCpu, type MachineCpu, type ProcessGroup } from './cpu';
 import { ascending, backgroundNiceFromEnv, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, steadyRate, submitAll } from './load';
 import type { BenchOptions, BenchResult, BenchValue } from './types';
 
@@ -181,14 +181,20 @@ async function measureOn(
     await waitUntilFinal(stack.db, warmUp.ids, 120_000);
 
     const processes = defined(routerProcesses(backend, stack, pg));
+    const loadGenerator: Record<string, ProcessGroup> = { 'bench process': { kind: 'process', pid: process.pid } };
     const routerDatabase = routerDatabaseOf(stack);
     const transactionsBefore = await transactionsOf(pg, routerDatabase);
     const providerBefore = await providerCounts(stack.simulatorUrl);
     const before = await readCpu(processes);
+    const loadBefore = await readCpu(loadGenerator);
+    const machineBefore = readMachineCpu();
     const run = await submitAll(stack.apiUrl, messages, concurrency, 'bench');
     // Generous: a loaded machine may need many times the expected time.
     const lastFinalAt = await waitUntilFinal(stack.db, run.ids, 120_000 + messages * 100);
+    const machine = machineCpuSpent(machineBefore, readMachineCpu());
+    const machineSeconds = (Date.now() - run.startedAt) / 1000;
     const spent = cpuSpent(before, await readCpu(processes));
+    const loadSpent = cpuSpent(loadBefore, await readCpu(loadGenerator));
     const providerAfter = await providerCounts(stack.simulatorUrl);
 
     const rate = messages / ((lastFinalAt.getTime() - run.startedAt) / 1000);
@@ -212,9 +218,24 @@ async function measureOn(
     // same for them: Temporal's ceiling with no part favoured. Under autogroup, raising a group's
     // priority back needs no privilege; a thread's own does, and without it its threads stay behind.
     if (backend.serverPid !== undefined) reniceTree(backend.serverPid, 0);
-    const bareBefore = await readCpu(bareProcesses);
-    const bare = await runBareShape({ address: backend.address, count: messages, concurrency });
-    const bareSpent = perMessage(cpuSpent(bareBefore, await readCpu(bareProcesses)), messages);
+    // Warmed up as the router was, its set-up and first workflows outside the figures.
+    const bareShape = await startBareShape({ address: backend.address });
+    let bare: BareShapeRun;
+    let bareMachine: MachineCpu;
+    let bareSeconds: number;
+    let bareSpent: Record<string, number>;
+    try {
+      await bareShape.run(WARM_UP_MESSAGES, concurrency);
+      const bareBefore = await readCpu(bareProcesses);
+      const bareMachineBefore = readMachineCpu();
+      const bareStartedAt = Date.now();
+      bare = await bareShape.run(messages, concurrency);
+      bareMachine = machineCpuSpent(bareMachineBefore, readMachineCpu());
+      bareSeconds = (Date.now() - bareStartedAt) / 1000;
+      bareSpent = perMessage(cpuSpent(bareBefore, await readCpu(bareProcesses)), messages);
+    } finally {
+      await bareShape.close();
+    }
     const bareTotal = Object.values(bareSpent).reduce((sum, ms) => sum + ms, 0);
 
     const cpu = perMessage(spent, Math.max(1, deliveredIds.length));
@@ -240,11 +261,17 @@ async function measureOn(
       'router database transactions per message': round(transactions / messages),
       ...Object.fromEntries(CPU_ROWS.map((row) => [`CPU ms per delivered message: ${row}`, cpu[row] ?? '–'])),
       'CPU ms per delivered message: total': cpuTotal,
+      // Outside the router's total, as the client of a real router is.
+      'CPU ms per message: bench process (client load, polling for final statuses)': round((loadSpent['bench process'] ?? 0) / messages),
       'CPU ms per bare workflow: Temporal server': bareSpent['Temporal server'] ?? '–',
       'CPU ms per bare workflow: PostgreSQL, Temporal databases': bareSpent['PostgreSQL, Temporal databases'] ?? '–',
       'CPU ms per bare workflow: bench process (bare workers, client)': bareSpent['bench process'] ?? '–',
       // Steadier than the rates on a shared machine: what each costs, whatever else runs.
       'CPU per message, router total / bare total': ratio(cpuTotal / bareTotal),
+      // Idle left while the router ran says its pace was set by waits, not by CPU; the bare run's
+      // idle is what Temporal alone leaves. Both include this process: the client load and polling.
+      'the machine during the router run, busy / idle / stolen (% of one core)': machineShares(machine, machineSeconds),
+      'the machine during the bare run, busy / idle / stolen (% of one core)': machineShares(bareMachine, bareSeconds),
       'API latency median / p99 (ms)': `${round(percentile(apiLatency, 0.5))} / ${round(percentile(apiLatency, 0.99))}`,
     };
   } finally {

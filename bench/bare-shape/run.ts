@@ -17,16 +17,21 @@ export interface BareShapeRun {
 export interface BareShapeOptions {
   readonly address: string;
   readonly namespace?: string;
-  readonly count: number;
-  /** Workflows being started at once, as the router's API client has requests in flight. */
-  readonly concurrency: number;
+}
+
+/** Workers and a client for bare workflows, ready to run rounds of them. */
+export interface BareShape {
+  /** Runs `count` workflows, at most `concurrency` being started at once, and waits for them all. */
+  run(count: number, concurrency: number): Promise<BareShapeRun>;
+  close(): Promise<void>;
 }
 
 /**
- * Runs `count` bare message-shaped workflows against a Temporal server, with workers tuned as the
- * router's are (same pollers and slots), and measures how fast they complete.
+ * Starts workers for bare message-shaped workflows against a Temporal server, tuned as the router's
+ * are (same pollers and slots). Their set-up (bundling the workflow code) comes before any round, so
+ * a caller measuring a round measures the workflows alone.
  */
-export async function runBareShape(options: BareShapeOptions): Promise<BareShapeRun> {
+export async function startBareShape(options: BareShapeOptions): Promise<BareShape> {
   const namespace = options.namespace ?? 'default';
   const connection = await NativeConnection.connect({ address: options.address });
   const clientConnection = await Connection.connect({ address: options.address });
@@ -61,18 +66,23 @@ export async function runBareShape(options: BareShapeOptions): Promise<BareShape
     activities,
     maxConcurrentActivityTaskExecutions: 100,
   });
-  const runId = Date.now().toString(36);
-  const ids = Array.from({ length: options.count }, (_, index) => `bare-${runId}-${index}`);
-  try {
-    return await router.runUntil(dispatch.runUntil(measure()));
-  } finally {
-    await clientConnection.close();
-    await connection.close();
+  // The workers run until close(); each round runs while they do.
+  const stopWorkers = new AbortController();
+  const running = router.runUntil(dispatch.runUntil(new Promise<void>((resolveStop) => stopWorkers.signal.addEventListener('abort', () => resolveStop()))));
+  let rounds = 0;
+
+  /** A round, unless the workers fail first (a round would then wait for ever). */
+  function run(count: number, concurrency: number): Promise<BareShapeRun> {
+    const stoppedEarly = running.then(() => Promise.reject(new Error('the bare workers stopped during a round')));
+    return Promise.race([round(count, concurrency), stoppedEarly]);
   }
 
-  async function measure(): Promise<BareShapeRun> {
+  async function round(count: number, concurrency: number): Promise<BareShapeRun> {
+    const roundId = `${Date.now().toString(36)}-${(rounds += 1)}`;
+    const ids = Array.from({ length: count }, (_, index) => `bare-${roundId}-${index}`);
+    finishedAt.clear();
     const started = performance.now();
-    await mapConcurrently(ids, options.concurrency, (id) => client.workflow.start(bareMessageWorkflow, { workflowId: id, taskQueue: BARE_ROUTER_TASK_QUEUE, args: [id] }));
+    await mapConcurrently(ids, concurrency, (id) => client.workflow.start(bareMessageWorkflow, { workflowId: id, taskQueue: BARE_ROUTER_TASK_QUEUE, args: [id] }));
     await Promise.all(ids.map((id) => client.workflow.getHandle(id).result()));
     const seconds = (performance.now() - started) / 1000;
     if (reportFailures > 0) throw new Error(`${reportFailures} bare reports could not be signalled`);
@@ -80,4 +90,16 @@ export async function runBareShape(options: BareShapeOptions): Promise<BareShape
     const history = await client.workflow.getHandle(sample).fetchHistory();
     return { rate: ids.length / seconds, steadyRate: steadyRate([...finishedAt.values()]), historyEvents: history.events?.length ?? 0 };
   }
+
+  async function close(): Promise<void> {
+    stopWorkers.abort();
+    try {
+      await running;
+    } finally {
+      await clientConnection.close();
+      await connection.close();
+    }
+  }
+
+  return { run, close };
 }
