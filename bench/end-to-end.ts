@@ -24,7 +24,8 @@ import { startProcessStack, type ProcessStack } from '../test/support/process-st
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { startStack, type TestStack } from '../test/support/stack';
 import { BACKEND_LABELS, BACKENDS, isBackendName, startBackend, type BackendName, type RunningBackend } from './backends';
-import { startBareShape, type BareShapeRun } from './bare-shape/run';
+import { startBareShape, type BareShape, type BareShapeRun } from './bare-shape/run';
+import type { RouterFeatures } from './bare-shape/workflows';
 import { cpuSpent, machineCpuSpent, machineShares, readCpu, readMachineCpu, type MachineCpu, type ProcessGroup } from './cpu';
 import { ascending, backgroundNiceFromEnv, BenchConfigError, percentile, PROVIDER_TPS, PROVIDER_WINDOW, positiveInteger, ratio, round, steadyRate, submitAll } from './load';
 import type { BenchOptions, BenchResult, BenchValue } from './types';
@@ -79,12 +80,18 @@ interface HistoryShape {
   readonly events: number;
   readonly workflowTasks: number;
   readonly markers: number;
+  readonly timers: number;
 }
 
 async function historyShape(client: Client, workflowId: string): Promise<HistoryShape> {
   const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
   const count = (type: number) => events.filter((event) => event.eventType === type).length;
-  return { events: events.length, workflowTasks: count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), markers: count(EventType.EVENT_TYPE_MARKER_RECORDED) };
+  return {
+    events: events.length,
+    workflowTasks: count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+    markers: count(EventType.EVENT_TYPE_MARKER_RECORDED),
+    timers: count(EventType.EVENT_TYPE_TIMER_STARTED),
+  };
 }
 
 /** Median and range over a sample, as `median (min–max)`. */
@@ -143,6 +150,72 @@ function defined(groups: Readonly<Record<string, ProcessGroup | undefined>>): Re
   return Object.fromEntries(Object.entries(groups).filter((entry): entry is [string, ProcessGroup] => entry[1] !== undefined));
 }
 
+/**
+ * The bare shape's features variant, its delivery report deadline that of the benchmark's provider:
+ * longer than a backend's part of the run, so that no timer fires while a round is measured (a
+ * closed workflow's timer still fires on the server, and would land in the next round's figures).
+ */
+const ROUTER_FEATURES: RouterFeatures = { reportDeadlineSeconds: 600 };
+
+const BARE_CPU_ROWS = ['Temporal server', 'PostgreSQL, Temporal databases', 'bench process (bare workers, client)'] as const;
+
+interface BareRound {
+  readonly run: BareShapeRun;
+  /** CPU ms per workflow, by process group. */
+  readonly cpu: Record<string, number>;
+  readonly machine: MachineCpu;
+  readonly seconds: number;
+}
+
+async function measureBareRound(
+  shape: BareShape,
+  processes: Readonly<Record<string, ProcessGroup>>,
+  count: number,
+  concurrency: number,
+  routerFeatures?: RouterFeatures,
+): Promise<BareRound> {
+  const before = await readCpu(processes);
+  const machineBefore = readMachineCpu();
+  const startedAt = Date.now();
+  const run = await shape.run(count, concurrency, routerFeatures);
+  const machine = machineCpuSpent(machineBefore, readMachineCpu());
+  const seconds = (Date.now() - startedAt) / 1000;
+  return { run, cpu: perMessage(cpuSpent(before, await readCpu(processes)), count), machine, seconds };
+}
+
+/**
+ * Server CPU ms per timer that fires on a closed workflow. Every message's delivery report timer
+ * does, once its deadline passes (48 h by default), so in a steady state the server pays this at
+ * the message rate; the rounds above are over before their timers are due. Measured as the CPU the
+ * server (and its database) spends, once a round of workflows has ended, over the window in which
+ * their timers come due, less what it spends idle over as long.
+ */
+async function timerFiringCost(shape: BareShape, server: Readonly<Record<string, ProcessGroup>>, concurrency: number, client: Client): Promise<number> {
+  const serverMs = async (during: () => Promise<unknown>): Promise<number> => {
+    const before = await readCpu(server);
+    await during();
+    return Object.values(cpuSpent(before, await readCpu(server))).reduce((sum, ms) => sum + ms, 0);
+  };
+  const waitMs = (ms: number) => new Promise((resolveWait) => setTimeout(resolveWait, ms));
+  const startedAt = Date.now();
+  const { ids } = await shape.run(TIMER_ROUND_WORKFLOWS, concurrency, { reportDeadlineSeconds: TIMER_ROUND_DEADLINE_SECONDS, timer: 'always' });
+  const roundMs = Date.now() - startedAt;
+  if (roundMs >= TIMER_ROUND_DEADLINE_SECONDS * 1000) return Number.NaN; // some fired during the round
+  // Each timer is due a deadline after its workflow began to wait, within the round: all fall in
+  // the deadline after the round's end, and the timer queue may lag a little.
+  const windowMs = TIMER_ROUND_DEADLINE_SECONDS * 1000 + TIMER_LAG_MS;
+  const firing = await serverMs(() => waitMs(windowMs));
+  const idle = await serverMs(() => waitMs(IDLE_SAMPLE_MS));
+  // Counted rather than assumed: a timer is a command the workflow may not have sent.
+  const timers = (await Promise.all(ids.map((id) => historyShape(client, id)))).reduce((sum, shape) => sum + shape.timers, 0);
+  return timers === 0 ? Number.NaN : round((firing - (idle * windowMs) / IDLE_SAMPLE_MS) / timers);
+}
+
+const TIMER_ROUND_WORKFLOWS = 100;
+const TIMER_ROUND_DEADLINE_SECONDS = 20;
+const TIMER_LAG_MS = 3_000;
+const IDLE_SAMPLE_MS = 5_000;
+
 async function measureOn(
   name: BackendName,
   messages: number,
@@ -170,7 +243,7 @@ async function measureOn(
           routes: [{ prefix: '*' }],
           tps: PROVIDER_TPS,
           window: PROVIDER_WINDOW,
-          dlrTimeoutSeconds: 60,
+          dlrTimeoutSeconds: ROUTER_FEATURES.reportDeadlineSeconds,
           // The simulator enforces the contract like a real provider would, answering 429 past it,
           // and reports right after it accepts, as the bare shape's provider does (BENCH_DLR_DELAY_MS).
           behaviour: { tpsLimit: PROVIDER_TPS, dlrDelayMs: dlrDelayMs() },
@@ -212,7 +285,7 @@ async function measureOn(
     const bareProcesses = defined({
       'Temporal server': processes['Temporal server'],
       'PostgreSQL, Temporal databases': processes['PostgreSQL, Temporal databases'],
-      'bench process': { kind: 'process', pid: process.pid },
+      'bench process (bare workers, client)': { kind: 'process', pid: process.pid },
     });
     // The bare shape's workers and client run at this process's nice value, and the server at the
     // same for them: Temporal's ceiling with no part favoured. Under autogroup, raising a group's
@@ -220,23 +293,20 @@ async function measureOn(
     if (backend.serverPid !== undefined) reniceTree(backend.serverPid, 0);
     // Warmed up as the router was, its set-up and first workflows outside the figures.
     const bareShape = await startBareShape({ address: backend.address });
-    let bare: BareShapeRun;
-    let bareMachine: MachineCpu;
-    let bareSeconds: number;
-    let bareSpent: Record<string, number>;
+    let bare: BareRound;
+    let withFeatures: BareRound;
+    let timerCost: number;
+    const serverProcesses = defined({ 'Temporal server': processes['Temporal server'], 'PostgreSQL, Temporal databases': processes['PostgreSQL, Temporal databases'] });
     try {
-      await bareShape.run(WARM_UP_MESSAGES, concurrency);
-      const bareBefore = await readCpu(bareProcesses);
-      const bareMachineBefore = readMachineCpu();
-      const bareStartedAt = Date.now();
-      bare = await bareShape.run(messages, concurrency);
-      bareMachine = machineCpuSpent(bareMachineBefore, readMachineCpu());
-      bareSeconds = (Date.now() - bareStartedAt) / 1000;
-      bareSpent = perMessage(cpuSpent(bareBefore, await readCpu(bareProcesses)), messages);
+      await bareShape.run(WARM_UP_MESSAGES, concurrency, ROUTER_FEATURES);
+      bare = await measureBareRound(bareShape, bareProcesses, messages, concurrency);
+      withFeatures = await measureBareRound(bareShape, bareProcesses, messages, concurrency, ROUTER_FEATURES);
+      timerCost = await timerFiringCost(bareShape, serverProcesses, concurrency, stack.temporal);
     } finally {
       await bareShape.close();
     }
-    const bareTotal = Object.values(bareSpent).reduce((sum, ms) => sum + ms, 0);
+    const bareTotal = Object.values(bare.cpu).reduce((sum, ms) => sum + ms, 0);
+    const withFeaturesTotal = Object.values(withFeatures.cpu).reduce((sum, ms) => sum + ms, 0);
 
     const cpu = perMessage(spent, Math.max(1, deliveredIds.length));
     const cpuTotal = round(Object.values(cpu).reduce((sum, ms) => sum + ms, 0));
@@ -246,32 +316,42 @@ async function measureOn(
       'router end to end, submit to final (msg/s)': round(rate),
       'API accepted (msg/s)': round(messages / run.seconds),
       'provider submits (of which 429)': `${providerAfter.received - providerBefore.received} (${providerAfter.throttled - providerBefore.throttled})`,
-      'bare Temporal, same shape and server (wf/s)': round(bare.rate),
-      'router / bare': ratio(rate / bare.rate),
+      'bare Temporal, same shape and server (wf/s)': round(bare.run.rate),
+      'router / bare': ratio(rate / bare.run.rate),
+      // The bare shape plus the memo, search attributes, timer and upsert the router's workflow
+      // has: what of the gap those cost on the server, and what is left for the router's own code.
+      "bare with the router's Temporal features (wf/s)": round(withFeatures.run.rate),
+      "router / bare with the router's Temporal features": ratio(rate / withFeatures.run.rate),
       // The same pair without the pipeline's fill and drain (steadyRate): what each sustains, apart
       // from a message's latency at either end of a run of a few hundred.
       'router, middle 80% of final statuses (msg/s)': round(routerSteadyRate),
-      'bare, middle 80% of final statuses (wf/s)': round(bare.steadyRate),
-      'router / bare, middle 80%': ratio(routerSteadyRate / bare.steadyRate),
+      'bare, middle 80% of final statuses (wf/s)': round(bare.run.steadyRate),
+      'router / bare, middle 80%': ratio(routerSteadyRate / bare.run.steadyRate),
+      "router / bare with the router's Temporal features, middle 80%": ratio(routerSteadyRate / withFeatures.run.steadyRate),
       'history events per delivered message, router: median (range)': spread(shapes.map((shape) => shape.events)),
-      'history events per workflow, bare': bare.historyEvents,
+      'history events per workflow, bare / with the router\'s Temporal features': `${bare.run.historyEvents} / ${withFeatures.run.historyEvents}`,
       'workflow tasks per delivered message, router': spread(shapes.map((shape) => shape.workflowTasks)),
       'markers per delivered message, router': spread(shapes.map((shape) => shape.markers)),
+      // A message waits on a timer only when its report had not come by the end of its submit.
+      'delivery report timers per delivered message, router: mean': round(shapes.reduce((sum, shape) => sum + shape.timers, 0) / Math.max(1, shapes.length), 2),
       // Includes this process's polling for final statuses, a few per second.
       'router database transactions per message': round(transactions / messages),
       ...Object.fromEntries(CPU_ROWS.map((row) => [`CPU ms per delivered message: ${row}`, cpu[row] ?? '–'])),
       'CPU ms per delivered message: total': cpuTotal,
       // Outside the router's total, as the client of a real router is.
       'CPU ms per message: bench process (client load, polling for final statuses)': round((loadSpent['bench process'] ?? 0) / messages),
-      'CPU ms per bare workflow: Temporal server': bareSpent['Temporal server'] ?? '–',
-      'CPU ms per bare workflow: PostgreSQL, Temporal databases': bareSpent['PostgreSQL, Temporal databases'] ?? '–',
-      'CPU ms per bare workflow: bench process (bare workers, client)': bareSpent['bench process'] ?? '–',
+      ...Object.fromEntries(
+        BARE_CPU_ROWS.map((row) => [`CPU ms per bare workflow: ${row}, bare / with the router's Temporal features`, `${bare.cpu[row] ?? '–'} / ${withFeatures.cpu[row] ?? '–'}`]),
+      ),
       // Steadier than the rates on a shared machine: what each costs, whatever else runs.
       'CPU per message, router total / bare total': ratio(cpuTotal / bareTotal),
+      "CPU per message, router total / bare with the router's Temporal features": ratio(cpuTotal / withFeaturesTotal),
+      // Not in any figure above: each message's timer fires after its deadline, when the run is over.
+      'CPU ms of the Temporal server (and its database) per timer fired on a closed workflow': timerCost,
       // Idle left while the router ran says its pace was set by waits, not by CPU; the bare run's
       // idle is what Temporal alone leaves. Both include this process: the client load and polling.
       'the machine during the router run, busy / idle / stolen (% of one core)': machineShares(machine, machineSeconds),
-      'the machine during the bare run, busy / idle / stolen (% of one core)': machineShares(bareMachine, bareSeconds),
+      'the machine during the bare run, busy / idle / stolen (% of one core)': machineShares(bare.machine, bare.seconds),
       'API latency median / p99 (ms)': `${round(percentile(apiLatency, 0.5))} / ${round(percentile(apiLatency, 0.99))}`,
     };
   } finally {

@@ -131,7 +131,7 @@ export interface WatchOptions {
 }
 
 /** The memo key holding a message's request fingerprint. */
-const FINGERPRINT_MEMO = 'smsrouterRequestFingerprint';
+export const FINGERPRINT_MEMO = 'smsrouterRequestFingerprint';
 
 /** Concurrent starts, a bounded number at a time so a large batch does not flood the frontend. */
 const START_CONCURRENCY = 64;
