@@ -1,7 +1,7 @@
 import type { Database } from '../db/client';
 import { withoutSharedKeyword } from '../domain/inbound';
 import { countryOfNumber } from '../domain/phone';
-import { INBOX_CHANNEL } from '../inbox/channel';
+import { INBOUND_NOTICE, INBOX_CHANNEL } from '../inbox/channel';
 import type { InboundSms } from '../providers/types';
 
 /** An inbound message as stored, whole: what the forwarder starts its workflow for. */
@@ -133,7 +133,7 @@ async function insertMessage(tx: Transaction, providerId: string, providerMessag
   });
   if (inserted.count === 1) {
     // Delivered on commit: the forwarder starts its workflow at once rather than at its next poll.
-    await tx.$executeRaw`SELECT pg_notify(${INBOX_CHANNEL}, '')`;
+    await tx.$executeRaw`SELECT pg_notify(${INBOX_CHANNEL}, ${INBOUND_NOTICE})`;
     return { id, accountId, from: fields.from, to: fields.to, created: true };
   }
   const existing = await tx.inboundMessage.findUniqueOrThrow({ where: { id }, select: { accountId: true, from: true, to: true } });

@@ -10,6 +10,7 @@ import { isFinalReportStatus, isFinalStatus, type MessageStatus } from '../domai
 import type { Logger } from '../logger';
 import { preview, storedDeliveryReport } from '../providers/shared/delivery-report';
 import type { InboundStarter } from '../inbound/starter';
+import type { InboxNews } from '../inbox/channel';
 import type { DeliveryReport } from '../providers/types';
 import { clientCallbacksWorkflow, clientCallbacksWorkflowId, clientNotificationSignal, deliveryReportSignal } from '../workflows';
 
@@ -56,7 +57,10 @@ export interface ReconcilerOptions {
   /** How long `stop()` lets the current pass finish before abandoning it. */
   readonly drainTimeoutMs: number;
   readonly policy: MessagePolicy;
-  /** Starts inbound messages' workflows in the same passes, from the same wake-ups. */
+  /**
+   * Starts inbound messages' workflows in the same drain, in passes of its own: a wake-up for
+   * reports claims no inbound messages, and one for inbound messages no reports.
+   */
   readonly inbound?: InboundStarter;
 }
 
@@ -105,8 +109,8 @@ export class DeliveryReportReconciler {
   private running: Promise<void> | undefined;
   private stopping = false;
   private abandoned = false;
-  /** Woken during a pass: run another once it ends, for what the wake-up announced. */
-  private woken = false;
+  /** What wake-ups announced that no pass has looked for since: the next pass looks for it. */
+  private owed: Record<InboxNews, boolean> = { reports: false, inbound: false };
   /** One per report being settled, so that stop() can cancel their Temporal calls. */
   private readonly inFlight = new Set<AbortController>();
   /**
@@ -128,13 +132,15 @@ export class DeliveryReportReconciler {
     this.timer = setInterval(() => this.wake(), this.options.intervalMs);
   }
 
-  /** Something was written to the inbox: a pass now, or right after the current one. */
-  wake(): void {
+  /**
+   * Something was written to the inbox (`all`: it may have been, as at each poll): a pass for it
+   * now, or right after the current one.
+   */
+  wake(news: InboxNews | 'all' = 'all'): void {
     if (this.stopping) return;
-    if (this.running) {
-      this.woken = true;
-      return;
-    }
+    if (news !== 'inbound') this.owed.reports = true;
+    if (news !== 'reports' && this.options.inbound) this.owed.inbound = true;
+    if (this.running) return;
     this.running = this.drain()
       .catch((error: unknown) => this.logger.error({ err: error }, 'delivery report forwarding failed'))
       .finally(() => {
@@ -161,15 +167,21 @@ export class DeliveryReportReconciler {
    * once, and reports that keep coming are taken passSpacingMs apart.
    */
   private async drain(): Promise<void> {
-    let full: boolean;
-    do {
-      this.woken = false;
+    while (!this.stopping && (this.owed.reports || this.owed.inbound)) {
+      const wanted = this.owed;
+      this.owed = { reports: false, inbound: false };
       const started = Date.now();
-      const [reports, inbound] = await Promise.all([this.runOnce(), this.options.inbound?.runOnce() ?? 0]);
-      full = reports >= BATCH || (this.options.inbound !== undefined && inbound >= this.options.inbound.batch);
+      const inboundStarter = wanted.inbound ? this.options.inbound : undefined;
+      const [reports, inbound] = await Promise.all([wanted.reports ? this.runOnce() : 0, inboundStarter?.runOnce() ?? 0]);
+      const woken = this.owed.reports || this.owed.inbound;
+      // A full batch leaves more behind it: the next pass goes on at once.
+      const fullReports = reports >= BATCH;
+      const fullInbound = inboundStarter !== undefined && inbound >= inboundStarter.batch;
+      if (fullReports) this.owed.reports = true;
+      if (fullInbound) this.owed.inbound = true;
       const spacing = started + this.options.passSpacingMs - Date.now();
-      if (!full && this.woken && !this.stopping && spacing > 0) await new Promise((resolve) => setTimeout(resolve, spacing));
-    } while (!this.stopping && (full || this.woken));
+      if (!fullReports && !fullInbound && woken && !this.stopping && spacing > 0) await new Promise((resolve) => setTimeout(resolve, spacing));
+    }
   }
 
   /** One pass over the delivery reports; returns how many it claimed. */

@@ -138,7 +138,7 @@ export async function startWorkers(
     policy,
     inbound,
   });
-  const listener = new InboxListener(config.DATABASE_URL, () => reconciler.wake(), logger);
+  const listener = new InboxListener(config.DATABASE_URL, (news) => reconciler.wake(news), logger);
   await listener.start();
   reconciler.start();
 

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import type { Database } from '../../src/db/client';
 import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
+import type { InboundStarter } from '../../src/inbound/starter';
 import { DeliveryReportReconciler } from '../../src/reconciler/delivery-reports';
 
 const PASS_SPACING_MS = 25;
@@ -29,8 +30,9 @@ function emptyInbox(): { db: Database; claims: () => number; finishClaims: () =>
   return { db, claims: () => claims, finishClaims };
 }
 
-function forwarder(db: Database): DeliveryReportReconciler {
+function forwarder(db: Database, inbound?: InboundStarter): DeliveryReportReconciler {
   return new DeliveryReportReconciler(db, {} as Client, pino({ level: 'silent' }), {
+    ...(inbound ? { inbound } : {}),
     intervalMs: 1000,
     passSpacingMs: PASS_SPACING_MS,
     giveUpAfterMs: 60_000,
@@ -81,5 +83,34 @@ test('wake-ups during a pass bring one more pass, passSpacingMs after the last o
   await settle();
   assert.equal(inbox.claims(), 3);
   inbox.finishClaims();
+  await reconciler.stop();
+});
+
+test('a wake-up for delivery reports claims no inbound messages, one for an inbound message no reports, and the poll looks for both', async () => {
+  const inbox = emptyInbox();
+  let inboundClaims = 0;
+  const starter = {
+    batch: 200,
+    runOnce: async () => {
+      inboundClaims += 1;
+      return 0;
+    },
+  } as unknown as InboundStarter;
+  const reconciler = forwarder(inbox.db, starter);
+  const claimsAfter = async (wake: () => void) => {
+    wake();
+    await settle();
+    inbox.finishClaims();
+    await settle();
+    // Past the pass spacing and short of the poll: nothing else passes meanwhile.
+    mock.timers.tick(PASS_SPACING_MS * 2);
+    await settle();
+    return { reports: inbox.claims(), inbound: inboundClaims };
+  };
+  assert.deepEqual(await claimsAfter(() => reconciler.wake('reports')), { reports: 1, inbound: 0 });
+  assert.deepEqual(await claimsAfter(() => reconciler.wake('inbound')), { reports: 1, inbound: 1 });
+  assert.deepEqual(await claimsAfter(() => reconciler.wake('all')), { reports: 2, inbound: 2 });
+  reconciler.start();
+  assert.deepEqual(await claimsAfter(() => mock.timers.tick(1000)), { reports: 3, inbound: 3 }, 'the poll');
   await reconciler.stop();
 });
