@@ -114,7 +114,9 @@ function forwarderOptions(): ReconcilerOptions {
 
 before(async () => {
   stack = await startStack();
-  await stack.addProvider({ id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '4560' }] });
+  // A deadline no test here reaches: the burst's messages wait for 2,000 reports to be posted and
+  // forwarded, which on a loaded machine takes longer than the default 30 s.
+  await stack.addProvider({ id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '4560' }], dlrTimeoutSeconds: 600 });
   await stack.addProvider({ id: 'flaky-route', dialect: 'generic', credentials, routes: [{ prefix: '4561', priority: 0 }] });
   await stack.addProvider({ id: 'good-route', dialect: 'generic', credentials, routes: [{ prefix: '4561', priority: 1 }] });
   await stack.addProvider({ id: 'slow-reports', dialect: 'generic', credentials, routes: [{ prefix: '4562' }], dlrTimeoutSeconds: 1 });
@@ -565,9 +567,11 @@ describe('a burst of delivery reports', () => {
     const total = MESSAGES * REPORTS_PER_MESSAGE;
     assert.equal(codes.length, total);
     assert.ok(codes.every((code) => code === 200), 'every report acknowledged');
+    // The provider's own reports for earlier tests' messages (a retry of one refused with 503) may
+    // land meanwhile: the counter is held to the rows stored, and these messages' rows to the posts.
     const stored = (await deliveryReportsStored()) - storedMetricBefore;
-    assert.equal(stored, total, 'every acknowledged report counted as stored');
-    assert.equal((await stack.db.deliveryReport.count({ where: { providerId: 'reports' } })) - storedBefore, total, 'one inbox row per report');
+    assert.equal(stored, (await stack.db.deliveryReport.count({ where: { providerId: 'reports' } })) - storedBefore, 'every stored report counted as stored');
+    assert.equal(await stack.db.deliveryReport.count({ where: { providerId: 'reports', messageId: { in: ids } } }), total, 'one inbox row per report');
     for (const id of ids) assert.equal((await settled(id)).status, 'delivered');
     // Applied once: one delivered event per message, each intermediate status once, however many came.
     const events = await stack.db.messageEvent.groupBy({ by: ['messageId', 'status'], where: { messageId: { in: ids } }, _count: { _all: true } });
