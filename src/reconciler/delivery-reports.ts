@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { LRUCache } from 'lru-cache';
 import { forEachInOrderPerKey, settlesWithin } from '../concurrency';
-import type { Database } from '../db/client';
+import { executeStatement, queryRows, type Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { ClientNotification, MessagePolicy } from '../domain/message';
 import { isMessageId } from '../domain/message-id';
@@ -12,6 +12,7 @@ import { preview, storedDeliveryReport } from '../providers/shared/delivery-repo
 import type { InboundStarter } from '../inbound/starter';
 import type { InboxNews } from '../inbox/channel';
 import type { DeliveryReport } from '../providers/types';
+import { Prisma } from '../generated/prisma/client';
 import { clientCallbacksWorkflow, clientCallbacksWorkflowId, clientNotificationSignal, deliveryReportSignal } from '../workflows';
 
 /** A stored report as a claim returns it; its payload is read back through the webhook's bounds. */
@@ -197,10 +198,10 @@ export class DeliveryReportReconciler {
       return outcome !== 'held';
     });
     if (this.abandoned) return claimed.length;
-    await this.recordBulk(settled, { processedAt: new Date() });
+    await this.recordBulk(settled, 'settled');
     await this.recordBulk(
       deferred.map((row) => row.id),
-      {},
+      'deferred',
     );
     return claimed.length;
   }
@@ -233,11 +234,19 @@ export class DeliveryReportReconciler {
     return claimed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Releases reports this forwarder still holds, with `data` (settled ones: processedAt). */
-  private async recordBulk(ids: readonly bigint[], data: { processedAt?: Date }): Promise<void> {
+  /**
+   * Releases reports this forwarder still holds, marking settled ones processed. Once a pass, as its
+   * claim is: straight to node-postgres (see executeStatement).
+   */
+  private async recordBulk(ids: readonly bigint[], outcome: 'settled' | 'deferred'): Promise<void> {
     if (ids.length === 0) return;
     try {
-      await this.db.deliveryReport.updateMany({ where: { id: { in: [...ids] }, leasedBy: this.instance }, data: { ...data, leasedUntil: null, leasedBy: null } });
+      await executeStatement(
+        this.db,
+        Prisma.sql`
+        UPDATE "DeliveryReport" SET "leasedUntil" = NULL, "leasedBy" = NULL${outcome === 'settled' ? Prisma.sql`, "processedAt" = now()` : Prisma.empty}
+        WHERE "id" = ANY(${ids}::bigint[]) AND "leasedBy" = ${this.instance}`,
+      );
     } catch (error) {
       this.logger.error({ err: error, reports: ids.length }, 'could not record delivery report outcomes; they are retried when their lease runs out');
     }
@@ -247,7 +256,7 @@ export class DeliveryReportReconciler {
   private async messagesOf(rows: readonly ClaimedReport[]): Promise<Map<string, KnownMessage>> {
     const ids = [...new Set(rows.flatMap((row) => (row.messageId !== null && isMessageId(row.messageId) ? [row.messageId] : [])))];
     if (ids.length === 0) return new Map();
-    const found = await this.db.message.findMany({ where: { id: { in: ids } }, select: KNOWN_MESSAGE });
+    const found = await queryRows<KnownMessage>(this.db, Prisma.sql`SELECT "id", "status", "providerId", "providerMessageId" FROM "Message" WHERE "id" = ANY(${ids})`);
     return new Map(found.map((message) => [message.id, message]));
   }
 
