@@ -567,8 +567,8 @@ describe('a burst of delivery reports', () => {
     const total = MESSAGES * REPORTS_PER_MESSAGE;
     assert.equal(codes.length, total);
     assert.ok(codes.every((code) => code === 200), 'every report acknowledged');
-    // The provider's own reports for earlier tests' messages (a retry of one refused with 503) may
-    // land meanwhile: the counter is held to the rows stored, and these messages' rows to the posts.
+    // The provider's own reports for earlier tests' messages may land meanwhile (one test here has
+    // them sent 60 s late): the counter is held to the rows stored, and these messages' rows to the posts.
     const stored = (await deliveryReportsStored()) - storedMetricBefore;
     assert.equal(stored, (await stack.db.deliveryReport.count({ where: { providerId: 'reports' } })) - storedBefore, 'every stored report counted as stored');
     assert.equal(await stack.db.deliveryReport.count({ where: { providerId: 'reports', messageId: { in: ids } } }), total, 'one inbox row per report');
