@@ -1,8 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { forEachInOrderPerKey } from '../concurrency';
-import type { Database } from '../db/client';
+import { queryRowsInTransaction, type Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import { inboundPairWorkflowId } from '../domain/inbound';
+import { Prisma } from '../generated/prisma/client';
 import type { Logger } from '../logger';
 import { inboundArrivedSignal, inboundMessageWorkflow, inboundPairWorkflow } from '../workflows/inbound';
 import type { StoredInbound } from './store';
@@ -68,9 +69,9 @@ export class InboundStarter {
   }
 
   private async claim(): Promise<ClaimedInbound[]> {
-    const [, claimed] = await this.db.$transaction([
-      this.db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`,
-      this.db.$queryRaw<(ClaimedInbound & { createdAt: Date })[]>`
+    const claimed = await queryRowsInTransaction<ClaimedInbound & { createdAt: Date }>(this.db, [
+      Prisma.sql`SELECT pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`,
+      Prisma.sql`
         UPDATE "InboundMessage"
         SET "startLeasedUntil" = now() + make_interval(secs => ${this.options.leaseMs / 1000})
         WHERE "id" IN (
@@ -82,7 +83,7 @@ export class InboundStarter {
                 AND e."accountId" = m."accountId" AND e."from" = m."from" AND e."to" = m."to")
           ORDER BY m."createdAt", m."id" LIMIT ${BATCH}
           FOR UPDATE SKIP LOCKED)
-        RETURNING "id", "accountId", "from", "to", "createdAt"`,
+        RETURNING "id", "accountId", "from", "to", "createdAt" AT TIME ZONE 'UTC' AS "createdAt"`,
     ]);
     return claimed.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
   }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { LRUCache } from 'lru-cache';
 import { forEachInOrderPerKey, settlesWithin } from '../concurrency';
-import { executeStatement, queryRows, type Database } from '../db/client';
+import { executeStatement, queryRows, queryRowsInTransaction, type Database } from '../db/client';
 import { ROUTER_TASK_QUEUE } from '../domain/dispatch';
 import type { ClientNotification, MessagePolicy } from '../domain/message';
 import { isMessageId } from '../domain/message-id';
@@ -211,9 +211,9 @@ export class DeliveryReportReconciler {
    * claimable (held by another forwarder, or backing off): that one goes first, when it can.
    */
   private async claim(): Promise<ClaimedReport[]> {
-    const [, claimed] = await this.db.$transaction([
-      this.db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`,
-      this.db.$queryRaw<ClaimedReport[]>`
+    const claimed = await queryRowsInTransaction<ClaimedReport & { id: string }>(this.db, [
+      Prisma.sql`SELECT pg_advisory_xact_lock(hashtext(${CLAIM_LOCK}))`,
+      Prisma.sql`
         WITH pending AS (
           SELECT "id", "orderKey", "nextAttemptAt" <= now() AND ("leasedUntil" IS NULL OR "leasedUntil" <= now()) AS ready
           FROM "DeliveryReport"
@@ -229,9 +229,9 @@ export class DeliveryReportReconciler {
             WHERE pending.ready AND (blocked."firstBlocked" IS NULL OR pending."id" < blocked."firstBlocked")
             ORDER BY pending."id" LIMIT ${BATCH})
           FOR UPDATE SKIP LOCKED)
-        RETURNING "id", "providerId", "orderKey", "messageId", "payload", "receivedAt", "attempts", "lastError"`,
+        RETURNING "id", "providerId", "orderKey", "messageId", "payload", "receivedAt" AT TIME ZONE 'UTC' AS "receivedAt", "attempts", "lastError"`,
     ]);
-    return claimed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return claimed.map((row) => ({ ...row, id: BigInt(row.id) })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**

@@ -2,32 +2,35 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
-import type { Database } from '../../src/db/client';
+import type { Pool } from 'pg';
+import { databaseOn, type Database } from '../../src/db/client';
 import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
 import type { InboundStarter } from '../../src/inbound/starter';
 import { DeliveryReportReconciler } from '../../src/reconciler/delivery-reports';
 
 const PASS_SPACING_MS = 25;
 
-/** An inbox that is always empty, whose claims finish when the test says. */
+/** An inbox that is always empty, behind connections whose claims finish when the test says. */
 function emptyInbox(): { db: Database; claims: () => number; finishClaims: () => void } {
   let claims = 0;
   let pending: (() => void)[] = [];
-  const db = {
-    $executeRaw: () => 'advisory lock',
-    $queryRaw: () => 'claim',
-    $transaction: async () => {
-      claims += 1;
-      await new Promise<void>((resolve) => pending.push(resolve));
-      return [0, []];
+  const connection = {
+    query: async (text: string) => {
+      if (text.includes('UPDATE "DeliveryReport"')) {
+        claims += 1;
+        await new Promise<void>((resolve) => pending.push(resolve));
+      }
+      return { rows: [], rowCount: 0 };
     },
-  } as unknown as Database;
+    release: () => undefined,
+  };
+  const pool = { connect: async () => connection, on: () => pool } as unknown as Pool;
   const finishClaims = () => {
     const finishing = pending;
     pending = [];
     finishing.forEach((resolve) => resolve());
   };
-  return { db, claims: () => claims, finishClaims };
+  return { db: databaseOn(pool), claims: () => claims, finishClaims };
 }
 
 function forwarder(db: Database, inbound?: InboundStarter): DeliveryReportReconciler {
