@@ -1,12 +1,12 @@
 // The message path's statements: CPU per statement in this process, sent the way the router sends
 // them (straight to node-postgres, src/db/client.ts) against the same statement through Prisma's
-// client, which is how they were sent before. Eight at a time, as a busy worker runs them; a warm-up
+// client, which is how they were sent before; and the forwarder's claim, a transaction of two. Eight at a time, as a busy worker runs them; a warm-up
 // round first, so connection set-up and first-use costs stay out of the figures.
 //
 //   npm run bench -- db-statements
 
 import { randomUUID } from 'node:crypto';
-import { executeStatement, queryRows, type Database } from '../src/db/client';
+import { executeStatement, queryRows, queryRowsInTransaction, type Database } from '../src/db/client';
 import { DEMO_ACCOUNT_ID, seedDemoAccount } from '../src/dev/seed';
 import { Prisma } from '../src/generated/prisma/client';
 import { createTestDatabase } from '../test/support/database';
@@ -45,7 +45,17 @@ export async function benchDbStatements(): Promise<BenchResult> {
       attempt += 1;
       return Prisma.sql`UPDATE "Message" SET "submitAttempt" = ${attempt} WHERE "id" = ${ids[index % MESSAGES] ?? ''} AND "submitAttempt" < ${attempt}`;
     };
+    // The forwarder's claim (src/reconciler/delivery-reports.ts) in its shape: the advisory lock,
+    // then an UPDATE ... RETURNING, on an inbox with nothing to claim, as most passes find it.
+    const forwarderClaim = [
+      Prisma.sql`SELECT pg_advisory_xact_lock(hashtext(${'bench.forwarder-claim'}))`,
+      Prisma.sql`UPDATE "DeliveryReport" SET "leasedBy" = ${'bench'} WHERE "id" IN (
+        SELECT "id" FROM "DeliveryReport" WHERE "processedAt" IS NULL AND "parkedAt" IS NULL ORDER BY "id" LIMIT 500 FOR UPDATE SKIP LOCKED)
+        RETURNING "id", "payload"`,
+    ] as const;
     const variants = {
+      forwarderClaimPrisma: () => db.$transaction([db.$executeRaw(forwarderClaim[0]), db.$queryRaw(forwarderClaim[1])]),
+      forwarderClaimDriver: () => queryRowsInTransaction(db, forwarderClaim),
       claimPrisma: (index: number) => db.$executeRaw(claim(index)),
       claimDriver: (index: number) => executeStatement(db, claim(index)),
       suppressionPrisma: (index: number) =>
@@ -58,6 +68,8 @@ export async function benchDbStatements(): Promise<BenchResult> {
     const claimDriver = await cpuPerCall(variants.claimDriver);
     const suppressionPrisma = await cpuPerCall(variants.suppressionPrisma);
     const suppressionDriver = await cpuPerCall(variants.suppressionDriver);
+    const forwarderClaimPrisma = await cpuPerCall(variants.forwarderClaimPrisma);
+    const forwarderClaimDriver = await cpuPerCall(variants.forwarderClaimDriver);
     return {
       name: `db statements: ${STATEMENTS} each, ${CONCURRENCY} at a time, CPU of this process`,
       figures: {
@@ -67,6 +79,9 @@ export async function benchDbStatements(): Promise<BenchResult> {
         'suppression check, Prisma findUnique (µs CPU)': round(suppressionPrisma, 0),
         'suppression check, straight to node-postgres (µs CPU)': round(suppressionDriver, 0),
         'suppression check, node-postgres / Prisma': ratio(suppressionDriver / suppressionPrisma),
+        "forwarder's claim (lock, UPDATE ... RETURNING), Prisma $transaction (µs CPU)": round(forwarderClaimPrisma, 0),
+        "forwarder's claim, one node-postgres transaction (µs CPU)": round(forwarderClaimDriver, 0),
+        "forwarder's claim, node-postgres / Prisma": ratio(forwarderClaimDriver / forwarderClaimPrisma),
       },
     };
   } finally {
