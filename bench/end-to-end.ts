@@ -1,11 +1,11 @@
 // The whole router under load, on each Temporal backend in turn (bench/backends.ts): the API, the
 // worker and the provider simulator each in its own OS process (test/support/process-stack.ts),
 // the router's PostgreSQL database, and N messages through the REST API from this process with
-// bounded client concurrency. Right after, on the same server, as many bare workflows of the
-// message's shape (bench/bare-shape, its workers in this process) give the Temporal ceiling. The
-// figures: both rates and their ratio, over the whole run and over its middle 80% of completions,
-// history events and workflow tasks per message, and CPU ms per delivered message of every process
-// (bench/cpu.ts).
+// bounded client concurrency. On the same server, as many bare workflows of the message's shape
+// (bench/bare-shape, its workers in this process) give the Temporal ceiling, in rounds that
+// alternate with the router's (measureOn). The figures: both rates and their ratio, over the
+// whole run and over its middle 80% of completions, history events and workflow tasks per message,
+// and CPU ms per delivered message of every process (bench/cpu.ts).
 //
 //   npm run bench -- end-to-end --backend=embedded --messages=1000 --concurrency=32
 //   (BENCH_MESSAGES and BENCH_CONCURRENCY set the defaults of the last two)
@@ -216,6 +216,87 @@ const TIMER_ROUND_DEADLINE_SECONDS = 20;
 const TIMER_LAG_MS = 3_000;
 const IDLE_SAMPLE_MS = 5_000;
 
+/** A round of router messages: what the API accepted, when each became final, and what every part spent. */
+interface RouterRound {
+  readonly count: number;
+  /** First submit to the last final status. */
+  readonly seconds: number;
+  readonly acceptedSeconds: number;
+  readonly latencies: readonly number[];
+  readonly deliveredIds: readonly string[];
+  readonly completedAtMs: readonly number[];
+  /** CPU ms by process group. */
+  readonly spent: Record<string, number>;
+  readonly loadMs: number;
+  readonly machine: MachineCpu;
+  readonly machineSeconds: number;
+  readonly transactions: number;
+  readonly provider: ProviderCounts;
+}
+
+interface RouterUnderTest {
+  readonly stack: ProcessStack;
+  readonly processes: Readonly<Record<string, ProcessGroup>>;
+  readonly pg: PgPool;
+  readonly concurrency: number;
+}
+
+async function measureRouterRound(router: RouterUnderTest, count: number, label: string): Promise<RouterRound> {
+  const { stack, processes, pg } = router;
+  const loadGenerator: Record<string, ProcessGroup> = { 'bench process': { kind: 'process', pid: process.pid } };
+  const routerDatabase = routerDatabaseOf(stack);
+  const transactionsBefore = await transactionsOf(pg, routerDatabase);
+  const providerBefore = await providerCounts(stack.simulatorUrl);
+  const before = await readCpu(processes);
+  const loadBefore = await readCpu(loadGenerator);
+  const machineBefore = readMachineCpu();
+  const run = await submitAll(stack.apiUrl, count, router.concurrency, label);
+  // Generous: a loaded machine may need many times the expected time.
+  const lastFinalAt = await waitUntilFinal(stack.db, run.ids, 120_000 + count * 100);
+  const machine = machineCpuSpent(machineBefore, readMachineCpu());
+  const machineSeconds = (Date.now() - run.startedAt) / 1000;
+  const spent = cpuSpent(before, await readCpu(processes));
+  const loadSpent = cpuSpent(loadBefore, await readCpu(loadGenerator));
+  const providerAfter = await providerCounts(stack.simulatorUrl);
+  const finals = await stack.db.message.findMany({ where: { id: { in: run.ids } }, select: { id: true, status: true, completedAt: true } });
+  // PostgreSQL publishes a backend's counts within a second of its last transaction.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  return {
+    count,
+    seconds: (lastFinalAt.getTime() - run.startedAt) / 1000,
+    acceptedSeconds: run.seconds,
+    latencies: run.latencies,
+    deliveredIds: finals.filter((row) => row.status === 'delivered').map((row) => row.id),
+    completedAtMs: finals.flatMap((row) => (row.completedAt ? [row.completedAt.getTime()] : [])),
+    spent,
+    loadMs: loadSpent['bench process'] ?? 0,
+    machine,
+    machineSeconds,
+    transactions: (await transactionsOf(pg, routerDatabase)) - transactionsBefore,
+    provider: { received: providerAfter.received - providerBefore.received, throttled: providerAfter.throttled - providerBefore.throttled },
+  };
+}
+
+function sumOf(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0);
+}
+
+function summed(records: readonly Readonly<Record<string, number>>[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const record of records) for (const [key, value] of Object.entries(record)) total[key] = (total[key] ?? 0) + value;
+  return total;
+}
+
+function machineOver(machines: readonly MachineCpu[]): MachineCpu {
+  return { busyMs: sumOf(machines.map((m) => m.busyMs)), idleMs: sumOf(machines.map((m) => m.idleMs)), stolenMs: sumOf(machines.map((m) => m.stolenMs)) };
+}
+
+/**
+ * Router and bare rounds alternate, router–bare–bare–router, half the messages each: this machine's
+ * speed drifts by more than the gap measured within minutes, and in that order a drift that is
+ * steady over the four rounds weighs on both sides alike. The pairs' own ratios show how far apart
+ * the two halves of the run were.
+ */
 async function measureOn(
   name: BackendName,
   messages: number,
@@ -225,9 +306,16 @@ async function measureOn(
 ): Promise<Record<string, BenchValue>> {
   const backend = await startBackend(name);
   // The router runs as npm start runs it: the worker and the Temporal server behind the API.
-  if (backend.serverPid !== undefined) reniceTree(backend.serverPid, backgroundNice);
+  // The bare shape's workers and client run at this process's nice value, and the server at the
+  // same for them: Temporal's ceiling with no part favoured. Under autogroup, raising a group's
+  // priority back needs no privilege; a thread's own does, and without it its threads stay behind.
+  const serverAt = (nice: number) => {
+    if (backend.serverPid !== undefined) reniceTree(backend.serverPid, nice);
+  };
+  serverAt(backgroundNice);
   const pg = new PgPool({ connectionString: Object.assign(serverUrl(), { pathname: '/postgres' }).toString(), max: 1 });
   let stack: ProcessStack | undefined;
+  let bareShape: BareShape | undefined;
   try {
     const [provider] = DEMO_PROVIDERS;
     if (!provider) throw new BenchConfigError('no demo provider to send through');
@@ -252,34 +340,8 @@ async function measureOn(
     });
     const warmUp = await submitAll(stack.apiUrl, WARM_UP_MESSAGES, concurrency, 'warm-up');
     await waitUntilFinal(stack.db, warmUp.ids, 120_000);
-
     const processes = defined(routerProcesses(backend, stack, pg));
-    const loadGenerator: Record<string, ProcessGroup> = { 'bench process': { kind: 'process', pid: process.pid } };
-    const routerDatabase = routerDatabaseOf(stack);
-    const transactionsBefore = await transactionsOf(pg, routerDatabase);
-    const providerBefore = await providerCounts(stack.simulatorUrl);
-    const before = await readCpu(processes);
-    const loadBefore = await readCpu(loadGenerator);
-    const machineBefore = readMachineCpu();
-    const run = await submitAll(stack.apiUrl, messages, concurrency, 'bench');
-    // Generous: a loaded machine may need many times the expected time.
-    const lastFinalAt = await waitUntilFinal(stack.db, run.ids, 120_000 + messages * 100);
-    const machine = machineCpuSpent(machineBefore, readMachineCpu());
-    const machineSeconds = (Date.now() - run.startedAt) / 1000;
-    const spent = cpuSpent(before, await readCpu(processes));
-    const loadSpent = cpuSpent(loadBefore, await readCpu(loadGenerator));
-    const providerAfter = await providerCounts(stack.simulatorUrl);
-
-    const rate = messages / ((lastFinalAt.getTime() - run.startedAt) / 1000);
-    const finals = await stack.db.message.findMany({ where: { id: { in: run.ids } }, select: { id: true, status: true, completedAt: true } });
-    const deliveredIds = finals.filter((row) => row.status === 'delivered').map((row) => row.id);
-    const routerSteadyRate = steadyRate(finals.flatMap((row) => (row.completedAt ? [row.completedAt.getTime()] : [])));
-    const step = Math.max(1, Math.floor(deliveredIds.length / HISTORY_SAMPLES));
-    const sample = deliveredIds.filter((_, index) => index % step === 0).slice(0, HISTORY_SAMPLES);
-    const shapes = await Promise.all(sample.map((id) => historyShape(stack!.temporal, id)));
-    // PostgreSQL publishes a backend's counts within a second of its last transaction.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const transactions = (await transactionsOf(pg, routerDatabase)) - transactionsBefore;
+    const router: RouterUnderTest = { stack, processes, pg, concurrency };
 
     // The bare run's workers and client live in this process; the server and its database are shared.
     const bareProcesses = defined({
@@ -287,37 +349,59 @@ async function measureOn(
       'PostgreSQL, Temporal databases': processes['PostgreSQL, Temporal databases'],
       'bench process (bare workers, client)': { kind: 'process', pid: process.pid },
     });
-    // The bare shape's workers and client run at this process's nice value, and the server at the
-    // same for them: Temporal's ceiling with no part favoured. Under autogroup, raising a group's
-    // priority back needs no privilege; a thread's own does, and without it its threads stay behind.
-    if (backend.serverPid !== undefined) reniceTree(backend.serverPid, 0);
-    // Warmed up as the router was, its set-up and first workflows outside the figures.
-    const bareShape = await startBareShape({ address: backend.address });
-    let bare: BareRound;
-    let withFeatures: BareRound;
-    let timerCost: number;
     const serverProcesses = defined({ 'Temporal server': processes['Temporal server'], 'PostgreSQL, Temporal databases': processes['PostgreSQL, Temporal databases'] });
-    try {
-      await bareShape.run(WARM_UP_MESSAGES, concurrency, ROUTER_FEATURES);
-      bare = await measureBareRound(bareShape, bareProcesses, messages, concurrency);
-      withFeatures = await measureBareRound(bareShape, bareProcesses, messages, concurrency, ROUTER_FEATURES);
-      timerCost = await timerFiringCost(bareShape, serverProcesses, concurrency, stack.temporal);
-    } finally {
-      await bareShape.close();
-    }
-    const bareTotal = Object.values(bare.cpu).reduce((sum, ms) => sum + ms, 0);
-    const withFeaturesTotal = Object.values(withFeatures.cpu).reduce((sum, ms) => sum + ms, 0);
+    // Warmed up as the router was, its set-up and first workflows outside the figures.
+    bareShape = await startBareShape({ address: backend.address });
+    serverAt(0);
+    await bareShape.run(WARM_UP_MESSAGES, concurrency, ROUTER_FEATURES);
 
-    const cpu = perMessage(spent, Math.max(1, deliveredIds.length));
-    const cpuTotal = round(Object.values(cpu).reduce((sum, ms) => sum + ms, 0));
-    const apiLatency = ascending(run.latencies);
+    const half = Math.max(1, Math.ceil(messages / 2));
+    const routerRounds: RouterRound[] = [];
+    const bareRounds: BareRound[] = [];
+    for (const kind of ['router', 'bare', 'bare', 'router'] as const) {
+      if (kind === 'router') {
+        serverAt(backgroundNice);
+        routerRounds.push(await measureRouterRound(router, half, `bench ${routerRounds.length + 1}`));
+      } else {
+        serverAt(0);
+        bareRounds.push(await measureBareRound(bareShape, bareProcesses, half, concurrency));
+      }
+    }
+    serverAt(0);
+    const withFeatures = await measureBareRound(bareShape, bareProcesses, messages, concurrency, ROUTER_FEATURES);
+    const timerCost = await timerFiringCost(bareShape, serverProcesses, concurrency, stack.temporal);
+
+    const routed = routerRounds.reduce((sum, round) => sum + round.count, 0);
+    const rate = routed / sumOf(routerRounds.map((round) => round.seconds));
+    const bareRate = (half * bareRounds.length) / sumOf(bareRounds.map((round) => half / round.run.rate));
+    const [firstRouter, secondRouter] = routerRounds;
+    const [firstBare, secondBare] = bareRounds;
+    const pairRatios =
+      firstRouter && secondRouter && firstBare && secondBare
+        ? `${ratio(firstRouter.count / firstRouter.seconds / firstBare.run.rate)} / ${ratio(secondRouter.count / secondRouter.seconds / secondBare.run.rate)}`
+        : '–';
+    const routerSteadyRate = sumOf(routerRounds.map((round) => steadyRate(round.completedAtMs))) / routerRounds.length;
+    const bareSteadyRate = sumOf(bareRounds.map((round) => round.run.steadyRate)) / bareRounds.length;
+    const deliveredIds = routerRounds.flatMap((round) => round.deliveredIds);
+    const step = Math.max(1, Math.floor(deliveredIds.length / HISTORY_SAMPLES));
+    const sample = deliveredIds.filter((_, index) => index % step === 0).slice(0, HISTORY_SAMPLES);
+    const shapes = await Promise.all(sample.map((id) => historyShape(stack!.temporal, id)));
+
+    const bareCpu = perMessage(summed(bareRounds.map((round) => round.cpu)), bareRounds.length);
+    const bareTotal = sumOf(Object.values(bareCpu));
+    const withFeaturesTotal = sumOf(Object.values(withFeatures.cpu));
+    const cpu = perMessage(summed(routerRounds.map((round) => round.spent)), Math.max(1, deliveredIds.length));
+    const cpuTotal = round(sumOf(Object.values(cpu)));
+    const apiLatency = ascending(routerRounds.flatMap((round) => round.latencies));
+    const throttled = sumOf(routerRounds.map((round) => round.provider.throttled));
     return {
-      'delivered / messages': `${deliveredIds.length} / ${messages}`,
+      'delivered / messages': `${deliveredIds.length} / ${routed}`,
       'router end to end, submit to final (msg/s)': round(rate),
-      'API accepted (msg/s)': round(messages / run.seconds),
-      'provider submits (of which 429)': `${providerAfter.received - providerBefore.received} (${providerAfter.throttled - providerBefore.throttled})`,
-      'bare Temporal, same shape and server (wf/s)': round(bare.run.rate),
-      'router / bare': ratio(rate / bare.run.rate),
+      'API accepted (msg/s)': round(routed / sumOf(routerRounds.map((round) => round.acceptedSeconds))),
+      'provider submits (of which 429)': `${sumOf(routerRounds.map((round) => round.provider.received))} (${throttled})`,
+      'bare Temporal, same shape and server (wf/s)': round(bareRate),
+      'router / bare': ratio(rate / bareRate),
+      'router / bare, first pair / second pair (rounds router, bare, bare, router)': pairRatios,
       // The bare shape plus the memo, search attributes, timer and upsert the router's workflow
       // has: what of the gap those cost on the server, and what is left for the router's own code.
       "bare with the router's Temporal features (wf/s)": round(withFeatures.run.rate),
@@ -325,23 +409,23 @@ async function measureOn(
       // The same pair without the pipeline's fill and drain (steadyRate): what each sustains, apart
       // from a message's latency at either end of a run of a few hundred.
       'router, middle 80% of final statuses (msg/s)': round(routerSteadyRate),
-      'bare, middle 80% of final statuses (wf/s)': round(bare.run.steadyRate),
-      'router / bare, middle 80%': ratio(routerSteadyRate / bare.run.steadyRate),
+      'bare, middle 80% of final statuses (wf/s)': round(bareSteadyRate),
+      'router / bare, middle 80%': ratio(routerSteadyRate / bareSteadyRate),
       "router / bare with the router's Temporal features, middle 80%": ratio(routerSteadyRate / withFeatures.run.steadyRate),
       'history events per delivered message, router: median (range)': spread(shapes.map((shape) => shape.events)),
-      'history events per workflow, bare / with the router\'s Temporal features': `${bare.run.historyEvents} / ${withFeatures.run.historyEvents}`,
+      'history events per workflow, bare / with the router\'s Temporal features': `${firstBare?.run.historyEvents ?? '–'} / ${withFeatures.run.historyEvents}`,
       'workflow tasks per delivered message, router': spread(shapes.map((shape) => shape.workflowTasks)),
       'markers per delivered message, router': spread(shapes.map((shape) => shape.markers)),
       // A message waits on a timer only when its report had not come by the end of its submit.
       'delivery report timers per delivered message, router: mean': round(shapes.reduce((sum, shape) => sum + shape.timers, 0) / Math.max(1, shapes.length), 2),
       // Includes this process's polling for final statuses, a few per second.
-      'router database transactions per message': round(transactions / messages),
+      'router database transactions per message': round(sumOf(routerRounds.map((round) => round.transactions)) / routed),
       ...Object.fromEntries(CPU_ROWS.map((row) => [`CPU ms per delivered message: ${row}`, cpu[row] ?? '–'])),
       'CPU ms per delivered message: total': cpuTotal,
       // Outside the router's total, as the client of a real router is.
-      'CPU ms per message: bench process (client load, polling for final statuses)': round((loadSpent['bench process'] ?? 0) / messages),
+      'CPU ms per message: bench process (client load, polling for final statuses)': round(sumOf(routerRounds.map((round) => round.loadMs)) / routed),
       ...Object.fromEntries(
-        BARE_CPU_ROWS.map((row) => [`CPU ms per bare workflow: ${row}, bare / with the router's Temporal features`, `${bare.cpu[row] ?? '–'} / ${withFeatures.cpu[row] ?? '–'}`]),
+        BARE_CPU_ROWS.map((row) => [`CPU ms per bare workflow: ${row}, bare / with the router's Temporal features`, `${bareCpu[row] ?? '–'} / ${withFeatures.cpu[row] ?? '–'}`]),
       ),
       // Steadier than the rates on a shared machine: what each costs, whatever else runs.
       'CPU per message, router total / bare total': ratio(cpuTotal / bareTotal),
@@ -350,11 +434,18 @@ async function measureOn(
       'CPU ms of the Temporal server (and its database) per timer fired on a closed workflow': timerCost,
       // Idle left while the router ran says its pace was set by waits, not by CPU; the bare run's
       // idle is what Temporal alone leaves. Both include this process: the client load and polling.
-      'the machine during the router run, busy / idle / stolen (% of one core)': machineShares(machine, machineSeconds),
-      'the machine during the bare run, busy / idle / stolen (% of one core)': machineShares(bare.machine, bare.seconds),
+      'the machine during the router rounds, busy / idle / stolen (% of one core)': machineShares(
+        machineOver(routerRounds.map((round) => round.machine)),
+        sumOf(routerRounds.map((round) => round.machineSeconds)),
+      ),
+      'the machine during the bare rounds, busy / idle / stolen (% of one core)': machineShares(
+        machineOver(bareRounds.map((round) => round.machine)),
+        sumOf(bareRounds.map((round) => round.seconds)),
+      ),
       'API latency median / p99 (ms)': `${round(percentile(apiLatency, 0.5))} / ${round(percentile(apiLatency, 0.99))}`,
     };
   } finally {
+    await bareShape?.close();
     await stack?.close();
     await pg.end();
     await backend.close();
