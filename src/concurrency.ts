@@ -67,3 +67,20 @@ export async function forEachInOrderPerKey<T>(
   });
   return skipped;
 }
+
+/**
+ * Concurrent look-ups of one key share a single call: when a cached verdict expires, every request
+ * in flight misses at once, and each would otherwise ask the database the same question.
+ */
+export class SharedLookups<V> {
+  private readonly inFlight = new Map<string, Promise<V>>();
+
+  run(key: string, lookUp: () => Promise<V>): Promise<V> {
+    let shared = this.inFlight.get(key);
+    if (!shared) {
+      shared = lookUp().finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, shared);
+    }
+    return shared;
+  }
+}

@@ -1,3 +1,4 @@
+import { SharedLookups } from '../concurrency';
 import type { Database } from '../db/client';
 import { ACCOUNT_CACHE_MS } from './keys';
 
@@ -37,6 +38,7 @@ const DAY_MS = 24 * 3600 * 1000;
  */
 export class SubmitQuota {
   private readonly limits = new Map<string, AccountLimits>();
+  private readonly limitLookups = new SharedLookups<AccountLimits>();
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
@@ -109,9 +111,11 @@ export class SubmitQuota {
     const now = this.now();
     const cached = this.limits.get(accountId);
     if (cached && cached.expiresAt >= now) return cached;
-    const account = await this.db.account.findUnique({ where: { id: accountId }, select: { maxMessagesPerSecond: true, dailyMessageCap: true } });
-    const limits = { maxMessagesPerSecond: account?.maxMessagesPerSecond ?? null, dailyMessageCap: account?.dailyMessageCap ?? null, expiresAt: now + this.cacheMs };
-    this.limits.set(accountId, limits);
-    return limits;
+    return this.limitLookups.run(accountId, async () => {
+      const account = await this.db.account.findUnique({ where: { id: accountId }, select: { maxMessagesPerSecond: true, dailyMessageCap: true } });
+      const limits = { maxMessagesPerSecond: account?.maxMessagesPerSecond ?? null, dailyMessageCap: account?.dailyMessageCap ?? null, expiresAt: now + this.cacheMs };
+      this.limits.set(accountId, limits);
+      return limits;
+    });
   }
 }
