@@ -8,8 +8,11 @@ export type ProcessGroup =
   | { readonly kind: 'tree'; readonly pid: number }
   /** One process without its children (this one, whose children are measured on their own). */
   | { readonly kind: 'process'; readonly pid: number }
-  /** PostgreSQL backends serving these databases (the server is shared: its other backends are someone else's). */
-  | { readonly kind: 'postgres'; readonly pool: Pool; readonly databases: readonly string[] };
+  /**
+   * PostgreSQL backends serving these databases (the server is shared: its other backends are
+   * someone else's), but not those of connections naming `notApplication` (the benchmark's own).
+   */
+  | { readonly kind: 'postgres'; readonly pool: Pool; readonly databases: readonly string[]; readonly notApplication?: string };
 
 /** CPU ms per pid of each group, at one moment. */
 export type CpuReading = Readonly<Record<string, ReadonlyMap<number, number>>>;
@@ -17,7 +20,10 @@ export type CpuReading = Readonly<Record<string, ReadonlyMap<number, number>>>;
 async function pidsOf(group: ProcessGroup, processes: readonly ProcStat[]): Promise<ProcStat[]> {
   if (group.kind === 'tree') return treeOf(group.pid, processes);
   if (group.kind === 'process') return processes.filter((stat) => stat.pid === group.pid);
-  const { rows } = await group.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)', [group.databases]);
+  const { rows } = await group.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1) AND application_name IS DISTINCT FROM $2', [
+    group.databases,
+    group.notApplication ?? null,
+  ]);
   const wanted = new Set(rows.map((row) => row.pid));
   return processes.filter((stat) => wanted.has(stat.pid));
 }

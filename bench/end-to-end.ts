@@ -20,7 +20,7 @@ import { reniceTree } from '../src/dev/process-tree';
 import { DEMO_PROVIDERS } from '../src/dev/seed';
 import { FINAL_STATUSES, type MessageStatus } from '../src/domain/status';
 import { serverUrl } from '../test/support/database';
-import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
+import { STACK_CLIENT_APPLICATION, startProcessStack, type ProcessStack } from '../test/support/process-stack';
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { startStack, type TestStack } from '../test/support/stack';
 import { BACKEND_LABELS, BACKENDS, isBackendName, startBackend, type BackendName, type RunningBackend } from './backends';
@@ -62,18 +62,26 @@ export async function startBenchStack(): Promise<{ stack: TestStack; providerId:
   return { stack, providerId: provider.id };
 }
 
-/** Resolves with the time the last of them became final (the workflow's clock, written to Message.completedAt). */
-async function waitUntilFinal(db: Database, ids: readonly string[], timeoutMs: number): Promise<Date> {
+interface Finished {
+  /** When the last of them became final (the workflow's clock, written to Message.completedAt). */
+  readonly lastFinalAt: Date;
+  /** Statements this sent to the router's database, each a transaction of its own. */
+  readonly statements: number;
+}
+
+async function waitUntilFinal(db: Database, ids: readonly string[], timeoutMs: number): Promise<Finished> {
   const finalStatuses: MessageStatus[] = [...FINAL_STATUSES];
   const deadline = Date.now() + timeoutMs;
+  let statements = 0;
   for (;;) {
+    statements += 1;
     const finished = await db.message.count({ where: { id: { in: [...ids] }, status: { in: finalStatuses } } });
     if (finished === ids.length) break;
     if (Date.now() > deadline) throw new BenchTimeoutError(finished, ids.length);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   const { _max } = await db.message.aggregate({ where: { id: { in: [...ids] } }, _max: { completedAt: true } });
-  return _max.completedAt ?? new Date();
+  return { lastFinalAt: _max.completedAt ?? new Date(), statements: statements + 1 };
 }
 
 interface HistoryShape {
@@ -133,7 +141,8 @@ function routerProcesses(backend: RunningBackend, stack: ProcessStack, pg: PgPoo
   return {
     'Temporal server': tree(backend.serverPid),
     'PostgreSQL, Temporal databases': backend.databases.length > 0 ? { kind: 'postgres', pool: pg, databases: backend.databases } : undefined,
-    'PostgreSQL, router database': { kind: 'postgres', pool: pg, databases: [routerDatabaseOf(stack)] },
+    // Not this process's own connections (polling for final statuses): a router's client has none.
+    'PostgreSQL, router database': { kind: 'postgres', pool: pg, databases: [routerDatabaseOf(stack)], notApplication: STACK_CLIENT_APPLICATION },
     API: tree(stack.api.pid),
     worker: tree(stack.workers[0]?.pid),
     simulator: tree(stack.simulator.pid),
@@ -252,7 +261,7 @@ async function measureRouterRound(router: RouterUnderTest, count: number, label:
   const machineBefore = readMachineCpu();
   const run = await submitAll(stack.apiUrl, count, router.concurrency, label);
   // Generous: a loaded machine may need many times the expected time.
-  const lastFinalAt = await waitUntilFinal(stack.db, run.ids, 120_000 + count * 100);
+  const { lastFinalAt, statements: polls } = await waitUntilFinal(stack.db, run.ids, 120_000 + count * 100);
   const machine = machineCpuSpent(machineBefore, readMachineCpu());
   const machineSeconds = (Date.now() - run.startedAt) / 1000;
   const spent = cpuSpent(before, await readCpu(processes));
@@ -272,7 +281,8 @@ async function measureRouterRound(router: RouterUnderTest, count: number, label:
     loadMs: loadSpent['bench process'] ?? 0,
     machine,
     machineSeconds,
-    transactions: (await transactionsOf(pg, routerDatabase)) - transactionsBefore,
+    // Less this process's own statements: the polls and the look-up of the finals above.
+    transactions: (await transactionsOf(pg, routerDatabase)) - transactionsBefore - polls - 1,
     provider: { received: providerAfter.received - providerBefore.received, throttled: providerAfter.throttled - providerBefore.throttled },
   };
 }
@@ -418,7 +428,6 @@ async function measureOn(
       'markers per delivered message, router': spread(shapes.map((shape) => shape.markers)),
       // A message waits on a timer only when its report had not come by the end of its submit.
       'delivery report timers per delivered message, router: mean': round(shapes.reduce((sum, shape) => sum + shape.timers, 0) / Math.max(1, shapes.length), 2),
-      // Includes this process's polling for final statuses, a few per second.
       'router database transactions per message': round(sumOf(routerRounds.map((round) => round.transactions)) / routed),
       ...Object.fromEntries(CPU_ROWS.map((row) => [`CPU ms per delivered message: ${row}`, cpu[row] ?? '–'])),
       'CPU ms per delivered message: total': cpuTotal,

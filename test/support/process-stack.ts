@@ -59,6 +59,15 @@ export interface ProcessStack {
 
 const STOP_GRACE_MS = 5_000;
 
+/** How the stack's own database connections (`ProcessStack.db`) show in pg_stat_activity: not the router's. */
+export const STACK_CLIENT_APPLICATION = 'smsrouter-stack-client';
+
+function stackClientUrl(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  url.searchParams.set('application_name', STACK_CLIENT_APPLICATION);
+  return url.toString();
+}
+
 export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
   const databaseServer = options.databaseServerUrl === undefined ? undefined : new URL(options.databaseServerUrl);
   const { name: databaseName, url: databaseUrl } = throwawayDatabaseUrl('process', databaseServer);
@@ -83,7 +92,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   };
   const config = loadConfig(env);
   await runSetup(config, () => undefined);
-  const db = createDatabase(databaseUrl);
+  const db = createDatabase(stackClientUrl(databaseUrl));
   await seedDemoAccount(db);
   for (const provider of options.providers) await insertProvider(db, provider, `${simulatorUrl}/${provider.id}`);
 
