@@ -1,9 +1,24 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
 import type { Database } from '../../src/db/client';
 import { DEMO_ACCOUNT_ID } from '../../src/dev/seed';
 import type { Prisma } from '../../src/generated/prisma/client';
 import { deliveryReportOrderKey } from '../../src/inbox/delivery-reports';
 import type { DeliveryReport } from '../../src/providers/types';
+import type { ReconcilerOptions } from '../../src/reconciler/delivery-reports';
+
+/** A forwarder's options for unit tests that drive its passes themselves. */
+export const UNIT_FORWARDER_OPTIONS: ReconcilerOptions = {
+  intervalMs: 1000,
+  passSpacingMs: 0,
+  giveUpAfterMs: 60_000,
+  retryDelayMs: 100,
+  maxRetryDelayMs: 1000,
+  maxAttempts: 3,
+  leaseMs: 60_000,
+  drainTimeoutMs: 1000,
+  policy: DEFAULT_MESSAGE_POLICY,
+};
 
 export interface StoredMessageRef {
   readonly id: string;

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import pino from 'pino';
-import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
 import { queryRows, queryRowsInTransaction } from '../../src/db/client';
 import { Prisma } from '../../src/generated/prisma/client';
 import { DeliveryReportReconciler } from '../../src/reconciler/delivery-reports';
 import { createTestDatabase, type TestDatabase } from '../support/database';
+import { UNIT_FORWARDER_OPTIONS } from '../support/stored-reports';
 
 let database: TestDatabase;
 
@@ -43,17 +43,7 @@ test('a claimed report keeps the time it was received in a process east of UTC: 
     });
     // Nothing to signal: the report names no message.
     const temporal = { connection: { withAbortSignal: (_signal: AbortSignal, call: () => unknown) => call() } } as unknown as Client;
-    const reconciler = new DeliveryReportReconciler(database.db, temporal, pino({ level: 'silent' }), {
-      intervalMs: 1000,
-      passSpacingMs: 0,
-      giveUpAfterMs: 3_600_000,
-      retryDelayMs: 100,
-      maxRetryDelayMs: 1000,
-      maxAttempts: 3,
-      leaseMs: 60_000,
-      drainTimeoutMs: 1000,
-      policy: DEFAULT_MESSAGE_POLICY,
-    });
+    const reconciler = new DeliveryReportReconciler(database.db, temporal, pino({ level: 'silent' }), { ...UNIT_FORWARDER_OPTIONS, giveUpAfterMs: 3_600_000 });
     assert.equal(await reconciler.runOnce(), 1);
     const stored = await database.db.deliveryReport.findUniqueOrThrow({ where: { id } });
     assert.equal(stored.parkedAt, null, `parked: ${stored.lastError}`);

@@ -4,9 +4,9 @@ import type { Client } from '@temporalio/client';
 import pino from 'pino';
 import type { Pool } from 'pg';
 import { databaseOn, type Database } from '../../src/db/client';
-import { DEFAULT_MESSAGE_POLICY } from '../../src/client/request';
 import type { InboundStarter } from '../../src/inbound/starter';
 import { DeliveryReportReconciler } from '../../src/reconciler/delivery-reports';
+import { UNIT_FORWARDER_OPTIONS } from '../support/stored-reports';
 
 const PASS_SPACING_MS = 25;
 
@@ -35,16 +35,9 @@ function emptyInbox(): { db: Database; claims: () => number; finishClaims: () =>
 
 function forwarder(db: Database, inbound?: InboundStarter): DeliveryReportReconciler {
   return new DeliveryReportReconciler(db, {} as Client, pino({ level: 'silent' }), {
+    ...UNIT_FORWARDER_OPTIONS,
     ...(inbound ? { inbound } : {}),
-    intervalMs: 1000,
     passSpacingMs: PASS_SPACING_MS,
-    giveUpAfterMs: 60_000,
-    retryDelayMs: 100,
-    maxRetryDelayMs: 1000,
-    maxAttempts: 3,
-    leaseMs: 60_000,
-    drainTimeoutMs: 1000,
-    policy: DEFAULT_MESSAGE_POLICY,
   });
 }
 
