@@ -18,7 +18,7 @@ after(async () => {
   await database.drop();
 });
 
-test('a statement that fails rolls back the ones before it in its transaction, and its connection goes back to the pool', async () => {
+test('a statement that fails rolls back the ones before it in its transaction, and the next transaction runs', async () => {
   const id = 'rolled-back';
   await assert.rejects(
     queryRowsInTransaction(database.db, [
