@@ -65,6 +65,12 @@ export async function queryRows<Row extends QueryResultRow>(db: Database, statem
 export async function queryRowsInTransaction<Row extends QueryResultRow>(db: Database, statements: readonly Prisma.Sql[]): Promise<Row[]> {
   const connection = await driverPoolOf(db).connect();
   let broken: Error | undefined;
+  // The pool hears a connection's 'error' only while it is idle: one checked out here whose server
+  // goes away (PostgreSQL stopped) would otherwise end the process. Its statement fails with it.
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  connection.on('error', onError);
   try {
     await connection.query('BEGIN');
     let rows: Row[] = [];
@@ -78,6 +84,7 @@ export async function queryRowsInTransaction<Row extends QueryResultRow>(db: Dat
     });
     throw error;
   } finally {
+    connection.removeListener('error', onError);
     connection.release(broken);
   }
 }

@@ -32,6 +32,15 @@ test('a statement that fails rolls back the ones before it in its transaction, a
   assert.equal(row?.answer, 42);
 });
 
+test('a connection whose server goes away mid-transaction fails that call only: the process lives on and the next transaction runs', async () => {
+  // The backend ends itself, as it does when PostgreSQL stops: the checked-out connection emits
+  // 'error', which nobody but the transaction can hear.
+  await assert.rejects(queryRowsInTransaction(database.db, [Prisma.sql`SELECT pg_advisory_xact_lock(2)`, Prisma.sql`SELECT pg_terminate_backend(pg_backend_pid())`]));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const [row] = await queryRowsInTransaction<{ answer: number }>(database.db, [Prisma.sql`SELECT 42 AS "answer"`]);
+  assert.equal(row?.answer, 42);
+});
+
 test('a claimed report keeps the time it was received in a process east of UTC: a fresh report naming no message waits for it instead of being parked', async () => {
   const zone = process.env.TZ;
   // Thirteen hours ahead: read as local time, a report received now would look 13 hours old.
