@@ -22,6 +22,8 @@ function emptyInbox(): { db: Database; claims: () => number; finishClaims: () =>
       }
       return { rows: [], rowCount: 0 };
     },
+    on: () => connection,
+    removeListener: () => connection,
     release: () => undefined,
   };
   const pool = { connect: async () => connection, on: () => pool } as unknown as Pool;
