@@ -35,6 +35,11 @@ export const deliveryReportsPlugin: FastifyPluginAsync<DeliveryReportsPluginOpti
   const { inbox, catalog, publicBaseUrl, metrics } = options;
 
   keepRawBody(app);
+  // Hooks registered here see only this plugin's routes (Fastify encapsulation).
+  app.addHook('onResponse', (_request, reply, done) => {
+    metrics.deliveryReportAck.observe({ outcome: reply.statusCode < 300 ? 'acknowledged' : 'refused' }, reply.elapsedTime / 1000);
+    done();
+  });
 
   const handler = async (request: FastifyRequest<{ Params: { provider: string } }>) => {
     const { provider, credentials, callback } = await authenticatedCallback(request, catalog, publicBaseUrl);

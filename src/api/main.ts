@@ -33,13 +33,14 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     throw error;
   });
   const db = createDatabase(config.DATABASE_URL);
+  const metrics = new ApiMetrics();
   const deliveryReportInbox = new DeliveryReportInbox(
     config.DATABASE_URL,
     { maxRows: config.DLR_INBOX_BATCH_ROWS, lingerMs: config.DLR_INBOX_LINGER_MS, notifySpacingMs: config.DLR_INBOX_NOTIFY_MS },
     logger,
+    metrics.inboxFlushed,
   );
   const catalog = new RoutingCatalog(db);
-  const metrics = new ApiMetrics();
   const app = await buildApi({
     db,
     temporal: submits.client,

@@ -1,6 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../db/client';
+import type { InboxFlushObserver } from '../inbox/delivery-reports';
+
+/** Finer than prom-client's default below 10 ms: a delivery report is acknowledged in a few. */
+const MILLISECOND_BUCKETS = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5];
 
 /** The API's Prometheus metrics, one registry per server so tests can run several. */
 export class ApiMetrics {
@@ -18,6 +22,33 @@ export class ApiMetrics {
     labelNames: ['provider', 'outcome'] as const,
     registers: [this.registry],
   });
+
+  readonly deliveryReportAck = new Histogram({
+    name: 'smsrouter_delivery_report_ack_seconds',
+    help: 'Time a delivery report callback spent in the API, from its arrival to its answer, by outcome: acknowledged (2xx) or refused.',
+    labelNames: ['outcome'] as const,
+    buckets: MILLISECOND_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly inboxFlushSeconds = new Histogram({
+    name: 'smsrouter_delivery_report_inbox_flush_seconds',
+    help: 'Time one flush of the delivery report inbox took to write its reports: one INSERT and its commit, shared by the callbacks it carried.',
+    buckets: MILLISECOND_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly inboxFlushRows = new Histogram({
+    name: 'smsrouter_delivery_report_inbox_flush_rows',
+    help: 'Delivery reports one flush of the inbox wrote.',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [this.registry],
+  });
+
+  readonly inboxFlushed: InboxFlushObserver = (rows, seconds) => {
+    this.inboxFlushRows.observe(rows);
+    this.inboxFlushSeconds.observe(seconds);
+  };
 
   readonly storedReportBacklog = this.gauge(
     'smsrouter_stored_delivery_reports_backlog',

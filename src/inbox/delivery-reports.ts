@@ -36,6 +36,9 @@ export interface InboxOptions extends GroupCommitOptions {
   readonly notifySpacingMs: number;
 }
 
+/** Told of each flush that wrote: how many reports, and how long their INSERT and its commit took. */
+export type InboxFlushObserver = (rows: number, seconds: number) => void;
+
 /**
  * The delivery report inbox's write side: the webhook's reports from concurrent requests, written by
  * one multi-row INSERT per flush, which also wakes the forwarder (at most every notifySpacingMs). A
@@ -57,6 +60,7 @@ export class DeliveryReportInbox {
     databaseUrl: string,
     private readonly options: InboxOptions,
     private readonly logger: Logger,
+    private readonly flushed: InboxFlushObserver = () => undefined,
   ) {
     this.pool = new Pool({ connectionString: databaseUrl, max: 1, application_name: INBOX_APPLICATION_NAME });
     // An idle connection that drops (PostgreSQL restarted) is replaced on the next flush; unheard,
@@ -83,7 +87,9 @@ export class DeliveryReportInbox {
     const now = Date.now();
     const notifies = this.owed === undefined && now - this.lastNotifiedAt >= this.options.notifySpacingMs;
     if (notifies) this.lastNotifiedAt = now;
+    const started = performance.now();
     await insertReports(this.pool, rows, notifies);
+    this.flushed(rows.length, (performance.now() - started) / 1000);
     // Owed only once the rows committed: the forwarder it wakes must find them. One already owed
     // queues behind this write on the inbox's one connection, so it comes after them too.
     if (!notifies && this.owed === undefined) {

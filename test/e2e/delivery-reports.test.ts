@@ -188,6 +188,19 @@ describe('delivery reports', () => {
     assert.equal(stored?.status, 'delivered');
   });
 
+  test("the ops metrics time each callback's answer and count the reports each inbox flush wrote", async () => {
+    const before = await opsMetrics();
+    assert.equal(await postDlr('reports', { id: 'metrics-provider-id', reference: '00000000-0000-4000-8000-00000000abce', status: 'delivered' }), 200);
+    assert.equal(await postDlr('reports', { id: 'metrics-provider-id', status: 'delivered' }, 'not-the-secret'), 401);
+    const after = await opsMetrics();
+    // The provider's own reports for earlier messages may come meanwhile: the counts are held to each other.
+    const grew = (name: string, ...labels: string[]) => metricValue(after, name, ...labels) - metricValue(before, name, ...labels);
+    assert.ok(grew('smsrouter_delivery_report_ack_seconds_count', 'outcome="acknowledged"') >= 1);
+    assert.equal(grew('smsrouter_delivery_report_ack_seconds_count', 'outcome="refused"'), 1);
+    assert.equal(grew('smsrouter_delivery_report_inbox_flush_rows_sum'), grew('smsrouter_delivery_reports_total', 'outcome="stored"'));
+    assert.ok(grew('smsrouter_delivery_report_inbox_flush_seconds_count') >= 1);
+  });
+
   test('a report matched only by the provider message id reaches its message', async () => {
     stack.simulator.configure('reports', { dlrDelayMs: 60_000 });
     try {
@@ -601,12 +614,20 @@ function jitteringClient(): Client {
 }
 
 async function deliveryReportsStored(): Promise<number> {
+  return metricValue(await opsMetrics(), 'smsrouter_delivery_reports_total', 'provider="reports"', 'outcome="stored"');
+}
+
+async function opsMetrics(): Promise<string> {
   const response = await request(`${stack.api.opsUrl}/metrics`);
-  const text = await response.body.text();
-  let stored = 0;
+  return response.body.text();
+}
+
+/** The sum of a metric's samples whose labels include each of `labels` (`name="value"`). */
+function metricValue(text: string, name: string, ...labels: string[]): number {
+  let sum = 0;
   for (const line of text.split('\n')) {
-    const match = /^smsrouter_delivery_reports_total\{([^}]*)\} (\d+)/.exec(line);
-    if (match?.[1]?.includes('provider="reports"') && match[1].includes('outcome="stored"')) stored += Number(match[2]);
+    const match = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (match?.[1] === name && labels.every((label) => (match[2] ?? '').includes(label))) sum += Number(match[3]);
   }
-  return stored;
+  return sum;
 }

@@ -61,6 +61,23 @@ test('concurrent appends land in the order they were made, each row whole, and o
     await database.db.deliveryReport.deleteMany();
   }
 });
+test('each flush that wrote is told to the observer with the rows it carried', async () => {
+  const flushes: { rows: number; seconds: number }[] = [];
+  const inbox = new DeliveryReportInbox(database.url, { maxRows: 2, lingerMs: 5, notifySpacingMs: 0 }, silent, (rows, seconds) => flushes.push({ rows, seconds }));
+  try {
+    // Two callers fill the first flush (maxRows 2); the third waits for the next.
+    await Promise.all([inbox.append([report(0)]), inbox.append([report(1)]), inbox.append([report(2)])]);
+    assert.deepEqual(
+      flushes.map((flush) => flush.rows),
+      [2, 1],
+    );
+    assert.ok(flushes.every((flush) => flush.seconds > 0 && flush.seconds < 60));
+  } finally {
+    await inbox.close();
+    await database.db.deliveryReport.deleteMany();
+  }
+});
+
 
 test('a write PostgreSQL refuses fails the callers it carried; their reports are not kept', async () => {
   const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1, notifySpacingMs: 0 }, silent);
