@@ -20,6 +20,11 @@
 // requests in flight, a request's latency is 200 / throughput (Little's law), so the burst's p99
 // cannot go below 200 requests' worth of HTTP on these cores; the ratios to the floor say how much
 // the router adds.
+//
+// Where an ack's time goes, from the same run: the API's own histograms between two scrapes of its
+// /metrics (arrival → answer inside the API, each inbox flush's INSERT and commit, how late its event
+// loop ran), and GET /healthz probed on the API during the sustained run: the same process and
+// sockets answering with nothing to write.
 
 import { fork } from 'node:child_process';
 import { Pool as PgPool } from 'pg';
@@ -29,9 +34,10 @@ import { reniceTree } from '../src/dev/process-tree';
 import { deliveryReportSignal } from '../src/workflows';
 import { startProcessStack, type ProcessStack } from '../test/support/process-stack';
 import { serverUrl } from '../test/support/database';
-import { startTestDevServer } from '../test/support/stack';
+import { freePort, startTestDevServer } from '../test/support/stack';
 import { cpuSpent, machineCpuSpent, machineShares, readCpu, readMachineCpu, type ProcessGroup } from './cpu';
 import { ascending, backgroundNiceFromEnv, percentile, positiveIntegerFromEnv, ratio, round } from './load';
+import { histogramQuantile, histogramWindow, scrape, type Scrape } from './prometheus';
 import type { BenchOptions, BenchResult } from './types';
 
 const BURST = positiveIntegerFromEnv('DLR_BURST', 1000);
@@ -48,6 +54,10 @@ const SIGNAL_SAMPLE = 50;
 /** The floor's sustained run: long enough for its p99, shorter than the router's. */
 const FLOOR_SECONDS = Math.min(SECONDS, 10);
 const FLOOR_WARM_UP_BURSTS = 3;
+/** prom-client's default eventLoopMonitoringPrecision, which the API keeps. */
+const EVENT_LOOP_TIMER_MS = 10;
+/** GET /healthz on the API while the sustained reports are posted: its answer without the inbox. */
+const HEALTH_PROBES_PER_SECOND = 100;
 const credentials = { apiKey: 'k', dlrSecret: 'dlr-secret' };
 /**
  * Before this change (signal within a 200 ms budget, store when slower), issue 11's figures on this
@@ -71,8 +81,10 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
   const profileDir = options['cpu-prof'];
   let stack: ProcessStack | undefined;
   try {
+    const opsUrl = `http://127.0.0.1:${await freePort()}`;
     stack = await startProcessStack({
       temporalAddress: temporal.address,
+      env: { OPS_PORT: new URL(opsUrl).port },
       nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       workerNice: BACKGROUND_NICE,
       providers: [{ id: 'reports', dialect: 'generic', credentials, routes: [{ prefix: '*' }], tps: 500, window: 200, dlrTimeoutSeconds: 3600, behaviour: { dlrDelayMs: 3_600_000 } }],
@@ -93,15 +105,20 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
       await inboxSettled(stack);
       pause('SIGSTOP');
       const burstCpuBefore = await readCpu(processes);
+      const burstMetricsBefore = await scrape(`${opsUrl}/metrics`);
       const burst = await postAll(pool, burstTargets.map((target) => ({ target, status: 'delivered' as const })), BURST_CONCURRENCY);
+      const burstInApi = inTheApi(burstMetricsBefore, await scrape(`${opsUrl}/metrics`));
       const burstCpu = cpuSpent(burstCpuBefore, await readCpu(processes));
       pause('SIGCONT');
       const burstFinal = await finalAfterAck(stack, burst.finalAckAt);
       pause('SIGSTOP');
       const sustainedCpuBefore = await readCpu(processes);
       const machineBefore = readMachineCpu();
-      const sustained = await postAtRate(pool, sustainedTargets, SECONDS);
+      // The scrape also resets the API's event loop delay histogram (prom-client's default metrics).
+      const sustainedMetricsBefore = await scrape(`${opsUrl}/metrics`);
+      const [sustained, health] = await whileProbingHealth(stack.apiUrl, postAtRate(pool, sustainedTargets, SECONDS));
       const machine = machineCpuSpent(machineBefore, readMachineCpu());
+      const sustainedInApi = inTheApi(sustainedMetricsBefore, await scrape(`${opsUrl}/metrics`));
       const sustainedCpu = cpuSpent(sustainedCpuBefore, await readCpu(processes));
       pause('SIGCONT');
       const sustainedFinal = await finalAfterAck(stack, sustained.finalAckAt);
@@ -122,9 +139,13 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
           'burst: ack p99, before / after': ratio(BEFORE.p99Ms / percentile(burstLatency, 0.99)),
           'burst floor, a server that does nothing: median / p99 (ms)': `${round(percentile(floor.burst, 0.5))} / ${round(percentile(floor.burst, 0.99))}`,
           'burst: ack p99 / floor p99': ratio(percentile(burstLatency, 0.99) / percentile(floor.burst, 0.99)),
+          'burst, in the API (its histograms): arrival → answer median / p99; inbox flush write median / p99 (ms); reports per flush; how late its event loop ran': burstInApi,
           'burst: ack → final status median (ms)': round(percentile(burstFinal, 0.5)),
           'burst: ack → final status p99 (ms)': round(percentile(burstFinal, 0.99)),
           'burst: API CPU per report (µs)': perReport(burstCpu.API, burst.latencies.length),
+          // Little's law: with BURST_CONCURRENCY requests queued on one event loop, each waits for the
+          // others' CPU; no ack p99 in the API beats this without less CPU per report or more processes.
+          [`burst: ${BURST_CONCURRENCY} in flight × API CPU per report (ms)`]: round((BURST_CONCURRENCY * perReport(burstCpu.API, burst.latencies.length)) / 1000),
           'burst floor: CPU per request of the server that does nothing (µs)': floor.cpuPerRequestUs,
           'sustained: reports (target rate × s)': `${sustained.latencies.length} (${RATE}/s × ${SECONDS})`,
           'sustained: achieved rate (reports/s)': round(sustained.latencies.length / sustained.seconds),
@@ -132,6 +153,9 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
           'sustained: ack p99 (ms)': round(percentile(sustainedLatency, 0.99)),
           [`sustained floor (${RATE}/s × ${FLOOR_SECONDS} s), a server that does nothing: median / p99 (ms)`]: `${round(percentile(floor.sustained, 0.5))} / ${round(percentile(floor.sustained, 0.99))}`,
           'sustained: ack p99 / floor p99': ratio(percentile(sustainedLatency, 0.99) / percentile(floor.sustained, 0.99)),
+          'sustained, in the API (its histograms): arrival → answer median / p99; inbox flush write median / p99 (ms); reports per flush; how late its event loop ran': sustainedInApi,
+          [`sustained: GET /healthz on the API meanwhile (${HEALTH_PROBES_PER_SECOND}/s; nothing written): median / p99 (ms)`]: `${round(percentile(health, 0.5))} / ${round(percentile(health, 0.99))}`,
+          'sustained: ack p99 − /healthz p99 (ms)': round(percentile(sustainedLatency, 0.99) - percentile(health, 0.99)),
           'sustained: final report ack → final status median (ms)': round(percentile(sustainedFinal, 0.5)),
           'sustained: final report ack → final status p99 (ms)': round(percentile(sustainedFinal, 0.99)),
           'sustained: API CPU per report (µs)': perReport(sustainedCpu.API, sustained.latencies.length),
@@ -277,6 +301,51 @@ async function postAtRate(pool: Pool, targets: readonly Target[], seconds: numbe
   }
   await Promise.all(inFlight);
   return { ...posted, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Where an acknowledgement's time went inside the API between two scrapes of its /metrics: from the
+ * request's arrival to its answer (what the client measures adds the sockets and both processes'
+ * scheduling), and the inbox flushes that wrote the reports.
+ */
+function inTheApi(before: Scrape, after: Scrape): string {
+  const ms = (value: number) => round(value * 1000);
+  const answer = histogramWindow(before, after, 'smsrouter_delivery_report_ack_seconds', ['outcome="acknowledged"']);
+  const flush = histogramWindow(before, after, 'smsrouter_delivery_report_inbox_flush_seconds');
+  const rows = histogramWindow(before, after, 'smsrouter_delivery_report_inbox_flush_rows');
+  // prom-client samples the loop with a timer every EVENT_LOOP_TIMER_MS and records each interval whole.
+  const delay = (name: string) => ms((after.get(name) ?? Number.NaN) - EVENT_LOOP_TIMER_MS / 1000);
+  return (
+    `${ms(histogramQuantile(answer, 0.5))} / ${ms(histogramQuantile(answer, 0.99))}; ` +
+    `${ms(histogramQuantile(flush, 0.5))} / ${ms(histogramQuantile(flush, 0.99))}; ` +
+    `${round(rows.sum / Math.max(1, rows.count))} mean over ${rows.count} flushes; ` +
+    `event loop late p99 / max ${delay('nodejs_eventloop_lag_p99_seconds')} / ${delay('nodejs_eventloop_lag_max_seconds')} ms`
+  );
+}
+
+/** GET /healthz at HEALTH_PROBES_PER_SECOND on connections of its own until `work` settles; its latencies, ascending. */
+async function whileProbingHealth<T>(apiUrl: string, work: Promise<T>): Promise<[T, number[]]> {
+  const pool = new Pool(apiUrl, { connections: 4 });
+  const latencies: number[] = [];
+  let done = false;
+  const probing = (async () => {
+    const started = performance.now();
+    for (let index = 0; !done; index += 1) {
+      const wait = started + (index * 1000) / HEALTH_PROBES_PER_SECOND - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const sent = performance.now();
+      const response = await pool.request({ method: 'GET', path: '/healthz' });
+      await response.body.dump();
+      latencies.push(performance.now() - sent);
+    }
+  })();
+  try {
+    return [await work, ascending(latencies)];
+  } finally {
+    done = true;
+    await probing;
+    await pool.close();
+  }
 }
 
 /** Per message, from its final report's ack to its final status in PostgreSQL (completedAt), once all are final. */
