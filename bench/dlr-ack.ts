@@ -144,7 +144,7 @@ export async function benchDlrAck(options: BenchOptions): Promise<BenchResult> {
           'burst: ack → final status p99 (ms)': round(percentile(burstFinal, 0.99)),
           'burst: API CPU per report (µs)': perReport(burstCpu.API, burst.latencies.length),
           // Little's law: with BURST_CONCURRENCY requests queued on one event loop, each waits for the
-          // others' CPU; no ack p99 in the API beats this without less CPU per report or more processes.
+          // others' CPU, so the mean ack cannot beat this without less CPU per report or more processes.
           [`burst: ${BURST_CONCURRENCY} in flight × API CPU per report (ms)`]: round((BURST_CONCURRENCY * perReport(burstCpu.API, burst.latencies.length)) / 1000),
           'burst floor: CPU per request of the server that does nothing (µs)': floor.cpuPerRequestUs,
           'sustained: reports (target rate × s)': `${sustained.latencies.length} (${RATE}/s × ${SECONDS})`,
