@@ -18,6 +18,22 @@ export async function scrape(url: string): Promise<Scrape> {
   return parseScrape(await response.text());
 }
 
+/** A series' metric name and its labels' text (`key="value",…`, empty without labels). */
+function seriesParts(series: string): { name: string; labels: string } {
+  const match = /^([^{]+)(?:\{(.*)\})?$/.exec(series);
+  return { name: match?.[1] ?? series, labels: match?.[2] ?? '' };
+}
+
+/** The sum of `name`'s samples whose labels include each of `labels` (`key="value"`). */
+export function sumOf(scrape: Scrape, name: string, labels: readonly string[] = []): number {
+  let sum = 0;
+  for (const [series, value] of scrape) {
+    const parts = seriesParts(series);
+    if (parts.name === name && labels.every((label) => parts.labels.includes(label))) sum += value;
+  }
+  return sum;
+}
+
 /** A histogram between two scrapes: its cumulative bucket counts by upper bound, ascending. */
 export interface HistogramWindow {
   readonly buckets: readonly { readonly le: number; readonly count: number }[];
@@ -27,22 +43,20 @@ export interface HistogramWindow {
 
 /** The histogram `name`'s series whose labels include `labels` (`key="value"`), after minus before. */
 export function histogramWindow(before: Scrape, after: Scrape, name: string, labels: readonly string[] = []): HistogramWindow {
-  const grew = (series: string) => (after.get(series) ?? 0) - (before.get(series) ?? 0);
   const buckets = new Map<number, number>();
-  let count = 0;
-  let sum = 0;
   for (const series of after.keys()) {
-    const match = /^([^{]+)(?:\{(.*)\})?$/.exec(series);
-    const seriesLabels = match?.[2] ?? '';
-    if (!labels.every((label) => seriesLabels.includes(label))) continue;
-    if (match?.[1] === `${name}_bucket`) {
-      const le = /le="([^"]+)"/.exec(seriesLabels)?.[1];
-      const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
-      buckets.set(bound, (buckets.get(bound) ?? 0) + grew(series));
-    } else if (match?.[1] === `${name}_count`) count += grew(series);
-    else if (match?.[1] === `${name}_sum`) sum += grew(series);
+    const parts = seriesParts(series);
+    if (parts.name !== `${name}_bucket` || !labels.every((label) => parts.labels.includes(label))) continue;
+    const le = /le="([^"]+)"/.exec(parts.labels)?.[1];
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + (after.get(series) ?? 0) - (before.get(series) ?? 0));
   }
-  return { buckets: [...buckets].map(([le, bucketCount]) => ({ le, count: bucketCount })).sort((a, b) => a.le - b.le), count, sum };
+  const grew = (metric: string) => sumOf(after, metric, labels) - sumOf(before, metric, labels);
+  return {
+    buckets: [...buckets].map(([le, count]) => ({ le, count })).sort((a, b) => a.le - b.le),
+    count: grew(`${name}_count`),
+    sum: grew(`${name}_sum`),
+  };
 }
 
 /**

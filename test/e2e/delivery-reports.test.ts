@@ -8,6 +8,7 @@ import pino from 'pino';
 import { Pool, request } from 'undici';
 import { deliveryReportsPlugin } from '../../src/api/delivery-reports';
 import { ApiMetrics } from '../../src/api/metrics';
+import { parseScrape, sumOf, type Scrape } from '../../bench/prometheus';
 import { installErrorHandling } from '../../src/api/server';
 import { messagePolicyFrom } from '../../src/config';
 import { DeliveryReportInbox } from '../../src/inbox/delivery-reports';
@@ -194,7 +195,7 @@ describe('delivery reports', () => {
     assert.equal(await postDlr('reports', { id: 'metrics-provider-id', status: 'delivered' }, 'not-the-secret'), 401);
     const after = await opsMetrics();
     // The provider's own reports for earlier messages may come meanwhile: the counts are held to each other.
-    const grew = (name: string, ...labels: string[]) => metricValue(after, name, ...labels) - metricValue(before, name, ...labels);
+    const grew = (name: string, ...labels: string[]) => sumOf(after, name, labels) - sumOf(before, name, labels);
     assert.ok(grew('smsrouter_delivery_report_ack_seconds_count', 'outcome="acknowledged"') >= 1);
     assert.equal(grew('smsrouter_delivery_report_ack_seconds_count', 'outcome="refused"'), 1);
     assert.equal(grew('smsrouter_delivery_report_inbox_flush_rows_sum'), grew('smsrouter_delivery_reports_total', 'outcome="stored"'));
@@ -614,20 +615,10 @@ function jitteringClient(): Client {
 }
 
 async function deliveryReportsStored(): Promise<number> {
-  return metricValue(await opsMetrics(), 'smsrouter_delivery_reports_total', 'provider="reports"', 'outcome="stored"');
+  return sumOf(await opsMetrics(), 'smsrouter_delivery_reports_total', ['provider="reports"', 'outcome="stored"']);
 }
 
-async function opsMetrics(): Promise<string> {
+async function opsMetrics(): Promise<Scrape> {
   const response = await request(`${stack.api.opsUrl}/metrics`);
-  return response.body.text();
-}
-
-/** The sum of a metric's samples whose labels include each of `labels` (`name="value"`). */
-function metricValue(text: string, name: string, ...labels: string[]): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (match?.[1] === name && labels.every((label) => (match[2] ?? '').includes(label))) sum += Number(match[3]);
-  }
-  return sum;
+  return parseScrape(await response.body.text());
 }

@@ -61,6 +61,7 @@ test('concurrent appends land in the order they were made, each row whole, and o
     await database.db.deliveryReport.deleteMany();
   }
 });
+
 test('each flush that wrote is told to the observer with the rows it carried', async () => {
   const flushes: { rows: number; seconds: number }[] = [];
   const inbox = new DeliveryReportInbox(database.url, { maxRows: 2, lingerMs: 5, notifySpacingMs: 0 }, silent, (rows, seconds) => flushes.push({ rows, seconds }));
@@ -77,7 +78,6 @@ test('each flush that wrote is told to the observer with the rows it carried', a
     await database.db.deliveryReport.deleteMany();
   }
 });
-
 
 test('a write PostgreSQL refuses fails the callers it carried; their reports are not kept', async () => {
   const inbox = new DeliveryReportInbox(database.url, { maxRows: 100, lingerMs: 1, notifySpacingMs: 0 }, silent);
